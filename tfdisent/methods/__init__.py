@@ -1,0 +1,33 @@
+"""Objectives: one class per method, registered under its ``--method`` name."""
+
+from __future__ import annotations
+
+from typing import Dict, Type
+
+from tfdisent.methods.annealed_vae import AnnealedVAE
+from tfdisent.methods.base import GaussianVAE
+from tfdisent.methods.beta_tcvae import BetaTCVAE
+from tfdisent.methods.beta_vae import VAE, BetaVAE
+from tfdisent.methods.dip_vae import DIPVAEI, DIPVAEII
+from tfdisent.methods.factor_vae import FactorVAE
+from tfdisent.methods.info_vae import InfoVAE
+from tfdisent.methods.schedules import CapacitySchedule
+
+METHODS: Dict[str, Type[GaussianVAE]] = {
+    cls.method_name: cls
+    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE)
+}
+
+
+def method_names() -> list:
+    return sorted(METHODS)
+
+
+def get_method(name: str) -> Type[GaussianVAE]:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join(method_names())}")
+    return METHODS[name]
+
+
+__all__ = ["METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
+           "FactorVAE", "GaussianVAE", "InfoVAE", "VAE", "get_method", "method_names"]

@@ -1,0 +1,32 @@
+"""AnnealedVAE (Burgess et al. 2018, Eq. 8): loss = recon + gamma * |KL - C(t)|,
+
+with the capacity C(t) = min(c_max, c_max * t / iteration_threshold) growing linearly.
+"""
+
+from __future__ import annotations
+
+from tfdisent.methods.base import GaussianVAE
+from tfdisent.methods.schedules import CapacitySchedule
+
+
+class AnnealedVAE(GaussianVAE):
+    method_name = "annealed_vae"
+    hyperparameter_defaults = {"gamma": 1000.0, "c_max": 25.0, "iteration_threshold": 100000}
+
+    def __init__(self, encoder, decoder, *, gamma: float = 1000.0, c_max: float = 25.0,
+                 iteration_threshold: int = 100000, capacity=None, **kwargs):
+        if gamma < 0:
+            raise ValueError(f"gamma must be non-negative, got {gamma}")
+        # The method *is* the capacity schedule; a separately requested one would be ambiguous.
+        if capacity is not None:
+            raise ValueError("annealed_vae has its own capacity schedule (c_max, iteration_threshold)")
+        super().__init__(encoder, decoder, capacity=CapacitySchedule(c_max, iteration_threshold), **kwargs)
+        self.gamma = float(gamma)
+        self.c_max = float(c_max)
+        self.iteration_threshold = int(iteration_threshold)
+
+    def regularizer(self, kl, mean, logvar, z):
+        return {"regularizer": self.gamma * self.kl_term(kl)}
+
+    def get_hyperparameters(self):
+        return {name: getattr(self, name) for name in self.hyperparameter_defaults}

@@ -1,0 +1,43 @@
+"""beta-TCVAE (Chen et al. 2018, Eq. 4 with alpha = gamma = 1):
+
+    loss = recon + KL(q(z|x) || p(z)) + (beta - 1) * TC(q(z)),
+
+the form of disentanglement_lib: since KL = MI + TC + dimension-wise KL, this weights TC by
+beta and the other two terms by 1. TC is estimated on the minibatch (``mws`` or ``mss``).
+
+What the logged TC means: ``mws`` weights every posterior by 1/(B N), weights that sum to 1/N,
+so in the regime where posteriors overlap (e.g. at initialisation, q(z|x) ~ N(0, I)) it reads
+TC + (D - 1) log N instead of ~0; disentanglement_lib drops (D - 1) log(B N) and reads
+TC - (D - 1) log B (the "negative TC" users report). Gradients are the same either way. ``mss``
+uses importance weights that sum to one and is consistent in both regimes, so with ``mws``
+training the step also logs the ``mss`` value (``total_correlation_mss``) as the readable one.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfdisent.methods.base import GaussianVAE
+from tfdisent.methods.estimators import TC_ESTIMATORS, total_correlation
+
+
+class BetaTCVAE(GaussianVAE):
+    method_name = "beta_tcvae"
+    hyperparameter_defaults = {"beta": 6.0, "tc_estimator": "mws"}
+
+    def __init__(self, encoder, decoder, *, beta: float = 6.0, tc_estimator: str = "mws", **kwargs):
+        super().__init__(encoder, decoder, **kwargs)
+        if beta < 0:
+            raise ValueError(f"beta must be non-negative, got {beta}")
+        if tc_estimator not in TC_ESTIMATORS:
+            raise ValueError(f"unknown tc_estimator {tc_estimator!r}; choose from {TC_ESTIMATORS}")
+        self.beta = float(beta)
+        self.tc_estimator = tc_estimator
+
+    def regularizer(self, kl, mean, logvar, z):
+        tc = total_correlation(z, mean, logvar, self.dataset_size, self.tc_estimator)
+        terms = {"regularizer": self.kl_term(kl) + (self.beta - 1.0) * tc, "total_correlation": tc}
+        if self.tc_estimator == "mws" and z.shape[0] is not None and self.dataset_size >= z.shape[0] > 1:
+            terms["total_correlation_mss"] = tf.stop_gradient(
+                total_correlation(z, mean, logvar, self.dataset_size, "mss"))
+        return terms

@@ -1,0 +1,32 @@
+"""beta-VAE (Higgins et al. 2017, Eq. 4): loss = recon + beta * KL(q(z|x) || p(z)).
+
+With beta = 1 this is the VAE of Kingma & Welling (2014), registered as ``vae``.
+"""
+
+from __future__ import annotations
+
+from tfdisent.methods.base import GaussianVAE
+
+
+class BetaVAE(GaussianVAE):
+    method_name = "beta_vae"
+    hyperparameter_defaults = {"beta": 4.0}
+
+    def __init__(self, encoder, decoder, *, beta: float = 4.0, **kwargs):
+        super().__init__(encoder, decoder, **kwargs)
+        if beta < 0:
+            raise ValueError(f"beta must be non-negative, got {beta}")
+        self.beta = float(beta)
+
+    def regularizer(self, kl, mean, logvar, z):
+        return {"regularizer": self.beta * self.kl_term(kl)}
+
+
+class VAE(BetaVAE):
+    """The plain VAE: beta fixed to 1."""
+
+    method_name = "vae"
+    hyperparameter_defaults = {}
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(encoder, decoder, beta=1.0, **kwargs)
