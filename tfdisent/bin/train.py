@@ -1,0 +1,174 @@
+r"""tfdisent-train: trains a disentangling VAE and exports its encoder as a SavedModel.
+
+    tfdisent-train --method=beta_tcvae
+    tfdisent-train --flagfile=flags/beta_tcvae.flags --output_dir=runs/btc --steps=300000
+
+Rerunning with the same --output_dir resumes the run (flags given again override the saved
+settings that may change, e.g. --steps). See --helpfull for every flag.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+from tfdisent.data import dataset_names  # noqa: E402
+from tfdisent.methods import METHODS, method_names  # noqa: E402
+from tfdisent.models import ARCHITECTURES  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("method", "beta_tcvae", method_names(), "Objective to train.")
+flags.DEFINE_enum("dataset", "dsprites", dataset_names(), "Ground-truth dataset (procedural dSprites by default).")
+flags.DEFINE_string("data_dir", None, "Folder holding the dataset's official files (e.g. the dSprites .npz); "
+                    "procedural datasets need none.")
+flags.DEFINE_string("output_dir", None, "Run directory. Default: runs/<method>_<dataset>_<time>. An existing "
+                    "run directory is resumed.")
+flags.DEFINE_integer("steps", 3000, "Total number of training steps (a resumed run continues up to it).",
+                     lower_bound=1)
+flags.DEFINE_integer("batch_size", 64, "Minibatch size.", lower_bound=2)
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (beta1 0.9, beta2 0.999, eps 1e-8).",
+                   lower_bound=0.0)
+flags.DEFINE_integer("latent_dim", 10, "Number of latent dimensions d.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Random seed: weights, data order and sampling noise derive from it.")
+flags.DEFINE_enum("architecture", "dlib_conv", sorted(ARCHITECTURES),
+                  "Networks: dlib_conv (disentanglement_lib's code, 2x2 kernels in conv 3-4), paper_conv "
+                  "(4x4 throughout), fc (1200-1200), mlp (one hidden layer of 100).")
+flags.DEFINE_enum("likelihood", "bernoulli", ["bernoulli", "gaussian"],
+                  "Decoder distribution p(x|z): Bernoulli(logits) or Gaussian (l2 loss).")
+flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                  "XLA-compile the training step. auto: on GPU/TPU only (XLA is slower on CPU; see BUILD_NOTES.md).")
+
+# Method hyperparameters; each applies to the methods listed in its help and defaults per method.
+flags.DEFINE_float("beta", None, "beta_vae: KL weight (default 4). beta_tcvae: TC weight (default 6).",
+                   lower_bound=0.0)
+flags.DEFINE_float("gamma", None, "annealed_vae: weight of |KL - C| (default 1000). factor_vae: TC weight "
+                   "(default 40).", lower_bound=0.0)
+flags.DEFINE_float("c_max", None, "annealed_vae: final capacity C in nats (default 25).", lower_bound=0.0)
+flags.DEFINE_integer("iteration_threshold", None, "annealed_vae: steps over which C grows to c_max "
+                     "(default 100000).", lower_bound=1)
+flags.DEFINE_float("lambda_od", None, "dip_vae_i/ii: off-diagonal covariance weight (default 10).",
+                   lower_bound=0.0)
+flags.DEFINE_float("lambda_d_factor", None, "dip_vae_i/ii: lambda_d = lambda_d_factor * lambda_od "
+                   "(default 10 for I, 1 for II).", lower_bound=0.0)
+flags.DEFINE_enum("tc_estimator", None, ["mws", "mss"], "beta_tcvae: minibatch weighted (mws, default) or "
+                  "stratified (mss) sampling.")
+flags.DEFINE_float("info_alpha", None, "info_vae: alpha; the KL weight is 1 - alpha (default 0).", upper_bound=1.0)
+flags.DEFINE_float("info_lambda", None, "info_vae: lambda; the MMD weight is alpha + lambda - 1 (default 1000).",
+                   lower_bound=0.0)
+flags.DEFINE_enum("mmd_kernel", None, ["imq", "rbf"], "info_vae: MMD kernel (default imq).")
+flags.DEFINE_float("discriminator_learning_rate", None, "factor_vae: discriminator Adam learning rate "
+                   "(default 1e-4).", lower_bound=0.0)
+flags.DEFINE_integer("discriminator_layers", None, "factor_vae: hidden layers of the discriminator (default 6).",
+                     lower_bound=1)
+
+# Training schedule options (Burgess et al. 2018; Abdi et al. 2019), for every method.
+flags.DEFINE_float("capacity_max", None, "Progressive capacity: replace KL by |KL - C(t)|, C growing linearly "
+                   "to this value (nats). Off by default.", lower_bound=0.0)
+flags.DEFINE_integer("capacity_steps", 100000, "Progressive capacity: steps for C to reach --capacity_max.",
+                     lower_bound=1)
+flags.DEFINE_integer("capacity_start", 0, "Progressive capacity: step at which C starts growing.", lower_bound=0)
+flags.DEFINE_string("init_from", None, "Warm start: initialise encoder and decoder from this run directory or "
+                    "checkpoint (e.g. a pre-trained plain VAE).")
+flags.DEFINE_integer("lr_plateau_patience", 0, "Reduce the learning rate when the loss has not improved for this "
+                     "many logging intervals (0: off).", lower_bound=0)
+flags.DEFINE_float("lr_plateau_factor", 0.5, "Factor applied to the learning rate on a plateau.")
+flags.DEFINE_float("lr_plateau_min_lr", 1e-6, "Lower bound of the learning rate on plateaus.", lower_bound=0.0)
+
+flags.DEFINE_integer("checkpoint_every", 1000, "Save a checkpoint every this many steps.", lower_bound=1)
+flags.DEFINE_float("checkpoint_secs", 60.0, "Also save when this many seconds passed since the last save.",
+                   lower_bound=0.0)
+flags.DEFINE_integer("log_every", 100, "Console and TensorBoard scalars every this many steps.", lower_bound=1)
+flags.DEFINE_integer("image_every", 1000, "TensorBoard reconstruction/traversal images every this many steps "
+                     "(0: off).", lower_bound=0)
+flags.DEFINE_boolean("export", True, "Export the SavedModel to <output_dir>/export/<step>/ at the end.")
+
+_HYPERPARAMETER_FLAGS = ("beta", "gamma", "c_max", "iteration_threshold", "lambda_od", "lambda_d_factor",
+                         "tc_estimator", "info_alpha", "info_lambda", "mmd_kernel",
+                         "discriminator_learning_rate", "discriminator_layers")
+_CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", "latent_dim", "steps",
+                 "batch_size", "learning_rate", "seed", "capacity_max", "capacity_steps", "capacity_start",
+                 "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr", "jit_compile",
+                 "checkpoint_every", "checkpoint_secs", "log_every", "image_every", "export")
+
+
+def _fail(message: str, code: int = 2):
+    print(f"tfdisent-train: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _hyperparameters(method: str) -> dict:
+    allowed = METHODS[method].hyperparameter_defaults
+    chosen = {}
+    for name in _HYPERPARAMETER_FLAGS:
+        if FLAGS[name].value is None:
+            continue
+        if name not in allowed:
+            _fail(f"--{name} does not apply to --method={method} (its hyperparameters: "
+                  f"{', '.join(sorted(allowed)) or 'none'})")
+        chosen[name] = FLAGS[name].value
+    return chosen
+
+
+def _make_config(run_dir: str):
+    from tfdisent.training import CONFIG_FILE, TrainConfig
+
+    saved_path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.exists(saved_path):
+        # Resume: the saved settings, overridden only by flags given on this command line.
+        config = TrainConfig.load(saved_path)
+        if FLAGS["method"].present and FLAGS.method != config.method:
+            _fail(f"{run_dir} holds a {config.method} run, not {FLAGS.method}; choose another --output_dir")
+        for name in _CONFIG_FLAGS:
+            if FLAGS[name].present:
+                setattr(config, name, FLAGS[name].value)
+        overrides = _hyperparameters(config.method)
+        config.hyperparameters = {**config.hyperparameters, **overrides}
+        return config
+    values = {name: FLAGS[name].value for name in _CONFIG_FLAGS}
+    return TrainConfig(hyperparameters=_hyperparameters(FLAGS.method), **values)
+
+
+def main(argv):
+    if len(argv) > 1:
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    from tfdisent.data import DatasetError
+    from tfdisent.export import EXPORT_DIR, export_model
+    from tfdisent.training import Interrupted, NonFiniteLossError, RunConfigError, Trainer
+
+    run_dir = FLAGS.output_dir or os.path.join(
+        "runs", f"{FLAGS.method}_{FLAGS.dataset}_{time.strftime('%Y%m%d-%H%M%S')}")
+    config = _make_config(run_dir)
+    try:
+        trainer = Trainer(config, run_dir)
+        logging.info("run directory: %s", os.path.abspath(run_dir))
+        logging.info("%s on %s (%s, d=%d, batch %d, %d steps, XLA %s)", config.method, trainer.dataset.describe(),
+                     config.architecture, config.latent_dim, config.batch_size, config.steps, trainer.jit)
+        results = trainer.train()
+    except (RunConfigError, DatasetError, ValueError) as e:
+        _fail(str(e))
+    except NonFiniteLossError as e:
+        _fail(str(e), code=3)
+    except Interrupted as e:
+        print(f"tfdisent-train: {e}; rerun the same command to resume", file=sys.stderr)
+        sys.exit(128 + e.signum)
+    if config.export:
+        path = export_model(trainer.model, os.path.join(run_dir, EXPORT_DIR), trainer.dataset.observation_shape,
+                            version=trainer.step,
+                            metadata={"method": config.method, "dataset": config.dataset, "step": trainer.step})
+        logging.info("exported SavedModel: %s", os.path.abspath(path))
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in results.items() if isinstance(v, float))
+    print(f"done: {os.path.abspath(run_dir)} (step {results['step']}; {summary})")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
