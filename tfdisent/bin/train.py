@@ -20,6 +20,7 @@ from absl import app, flags, logging  # noqa: E402
 from tfdisent.data import dataset_names  # noqa: E402
 from tfdisent.methods import METHODS, method_names  # noqa: E402
 from tfdisent.models import ARCHITECTURES  # noqa: E402
+from tfdisent.models.distributions import LIKELIHOODS  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -39,33 +40,33 @@ flags.DEFINE_integer("seed", 0, "Random seed: weights, data order and sampling n
 flags.DEFINE_enum("architecture", "dlib_conv", sorted(ARCHITECTURES),
                   "Networks: dlib_conv (disentanglement_lib's code, 2x2 kernels in conv 3-4), paper_conv "
                   "(4x4 throughout), fc (1200-1200), mlp (one hidden layer of 100).")
-flags.DEFINE_enum("likelihood", "bernoulli", ["bernoulli", "gaussian"],
-                  "Decoder distribution p(x|z): Bernoulli(logits) or Gaussian (l2 loss).")
+flags.DEFINE_enum("likelihood", "bernoulli", list(LIKELIHOODS),
+                  "Decoder distribution p(x|z): bernoulli (logits; disentanglement_lib's default) or gaussian "
+                  "(mean sigmoid(logits), the l2 loss); see tfdisent.models.distributions.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "XLA-compile the training step. auto: on GPU/TPU only (XLA is slower on CPU; see BUILD_NOTES.md).")
 
-# Method hyperparameters; each applies to the methods listed in its help and defaults per method.
-flags.DEFINE_float("beta", None, "beta_vae: KL weight (default 4). beta_tcvae: TC weight (default 6).",
-                   lower_bound=0.0)
-flags.DEFINE_float("gamma", None, "annealed_vae: weight of |KL - C| (default 1000). factor_vae: TC weight "
-                   "(default 40).", lower_bound=0.0)
-flags.DEFINE_float("c_max", None, "annealed_vae: final capacity C in nats (default 25).", lower_bound=0.0)
-flags.DEFINE_integer("iteration_threshold", None, "annealed_vae: steps over which C grows to c_max "
-                     "(default 100000).", lower_bound=1)
-flags.DEFINE_float("lambda_od", None, "dip_vae_i/ii: off-diagonal covariance weight (default 10).",
-                   lower_bound=0.0)
-flags.DEFINE_float("lambda_d_factor", None, "dip_vae_i/ii: lambda_d = lambda_d_factor * lambda_od "
-                   "(default 10 for I, 1 for II).", lower_bound=0.0)
-flags.DEFINE_enum("tc_estimator", None, ["mws", "mss"], "beta_tcvae: minibatch weighted (mws, default) or "
-                  "stratified (mss) sampling.")
-flags.DEFINE_float("info_alpha", None, "info_vae: alpha; the KL weight is 1 - alpha (default 0).", upper_bound=1.0)
-flags.DEFINE_float("info_lambda", None, "info_vae: lambda; the MMD weight is alpha + lambda - 1 (default 1000).",
-                   lower_bound=0.0)
-flags.DEFINE_enum("mmd_kernel", None, ["imq", "rbf"], "info_vae: MMD kernel (default imq).")
-flags.DEFINE_float("discriminator_learning_rate", None, "factor_vae: discriminator Adam learning rate "
-                   "(default 1e-4).", lower_bound=0.0)
-flags.DEFINE_integer("discriminator_layers", None, "factor_vae: hidden layers of the discriminator (default 6).",
-                     lower_bound=1)
+# Method hyperparameters: one flag per name declared by the objectives (tfdisent.methods), documented
+# with the methods it applies to and their defaults. Unset flags take each method's default.
+def _define_hyperparameter_flags():
+    by_name = {}
+    for method_name in method_names():
+        for h in METHODS[method_name].hyperparameters:
+            by_name.setdefault(h.name, []).append((method_name, h))
+    for name, uses in sorted(by_name.items()):
+        first = uses[0][1]
+        doc = "; ".join(f"{m}: {h.help} (default {h.default})" for m, h in uses)
+        if first.kind is str:
+            choices = sorted({c for _, h in uses for c in (h.choices or ())})
+            flags.DEFINE_enum(name, None, choices, doc)
+        elif first.kind is int:
+            flags.DEFINE_integer(name, None, doc, lower_bound=first.lower_bound, upper_bound=first.upper_bound)
+        else:
+            flags.DEFINE_float(name, None, doc, lower_bound=first.lower_bound, upper_bound=first.upper_bound)
+    return tuple(sorted(by_name))
+
+
+_HYPERPARAMETER_FLAGS = _define_hyperparameter_flags()
 
 # Training schedule options (Burgess et al. 2018; Abdi et al. 2019), for every method.
 flags.DEFINE_float("capacity_max", None, "Progressive capacity: replace KL by |KL - C(t)|, C growing linearly "
@@ -88,9 +89,6 @@ flags.DEFINE_integer("image_every", 1000, "TensorBoard reconstruction/traversal 
                      "(0: off).", lower_bound=0)
 flags.DEFINE_boolean("export", True, "Export the SavedModel to <output_dir>/export/<step>/ at the end.")
 
-_HYPERPARAMETER_FLAGS = ("beta", "gamma", "c_max", "iteration_threshold", "lambda_od", "lambda_d_factor",
-                         "tc_estimator", "info_alpha", "info_lambda", "mmd_kernel",
-                         "discriminator_learning_rate", "discriminator_layers")
 _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", "latent_dim", "steps",
                  "batch_size", "learning_rate", "seed", "capacity_max", "capacity_steps", "capacity_start",
                  "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr", "jit_compile",
@@ -103,7 +101,7 @@ def _fail(message: str, code: int = 2):
 
 
 def _hyperparameters(method: str) -> dict:
-    allowed = METHODS[method].hyperparameter_defaults
+    allowed = {h.name for h in METHODS[method].hyperparameters}
     chosen = {}
     for name in _HYPERPARAMETER_FLAGS:
         if FLAGS[name].value is None:
@@ -135,6 +133,8 @@ def _make_config(run_dir: str):
 
 
 def main(argv):
+    import logging as std_logging
+    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     from tfdisent.data import DatasetError

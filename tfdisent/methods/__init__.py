@@ -10,6 +10,7 @@ from tfdisent.methods.beta_tcvae import BetaTCVAE
 from tfdisent.methods.beta_vae import VAE, BetaVAE
 from tfdisent.methods.dip_vae import DIPVAEI, DIPVAEII
 from tfdisent.methods.factor_vae import FactorVAE
+from tfdisent.methods.hyperparameters import Hyperparameter, resolve
 from tfdisent.methods.info_vae import InfoVAE
 from tfdisent.methods.schedules import CapacitySchedule
 
@@ -29,5 +30,10 @@ def get_method(name: str) -> Type[GaussianVAE]:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
+def resolve_hyperparameters(name: str, values: dict) -> dict:
+    """The method's defaults overridden by ``values``, validated (ValueError names the culprit)."""
+    return resolve(name, get_method(name).hyperparameters, values)
+
+
+__all__ = ["Hyperparameter", "resolve_hyperparameters", "METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
            "FactorVAE", "GaussianVAE", "InfoVAE", "VAE", "get_method", "method_names"]

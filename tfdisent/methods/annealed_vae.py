@@ -6,12 +6,17 @@ with the capacity C(t) = min(c_max, c_max * t / iteration_threshold) growing lin
 from __future__ import annotations
 
 from tfdisent.methods.base import GaussianVAE
+from tfdisent.methods.hyperparameters import Hyperparameter, defaults
 from tfdisent.methods.schedules import CapacitySchedule
 
 
 class AnnealedVAE(GaussianVAE):
     method_name = "annealed_vae"
-    hyperparameter_defaults = {"gamma": 1000.0, "c_max": 25.0, "iteration_threshold": 100000}
+    hyperparameters = (
+        Hyperparameter("gamma", 1000.0, "weight of |KL - C(t)|"),
+        Hyperparameter("c_max", 25.0, "final capacity C in nats"),
+        Hyperparameter("iteration_threshold", 100000, "steps over which C grows to c_max", int, lower_bound=1),
+    )
 
     def __init__(self, encoder, decoder, *, gamma: float = 1000.0, c_max: float = 25.0,
                  iteration_threshold: int = 100000, capacity=None, **kwargs):
@@ -29,4 +34,4 @@ class AnnealedVAE(GaussianVAE):
         return {"regularizer": self.gamma * self.kl_term(kl)}
 
     def get_hyperparameters(self):
-        return {name: getattr(self, name) for name in self.hyperparameter_defaults}
+        return {name: getattr(self, name) for name in defaults(self.hyperparameters)}

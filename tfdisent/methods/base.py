@@ -14,12 +14,13 @@ with a :class:`~tfdisent.methods.schedules.CapacitySchedule`, the KL term KL bec
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import keras
 import tensorflow as tf
 
 from tfdisent.models import distributions
+from tfdisent.methods.hyperparameters import Hyperparameter, defaults
 from tfdisent.methods.schedules import CapacitySchedule
 
 
@@ -37,8 +38,8 @@ class GaussianVAE(keras.Model):
     """
 
     method_name = "gaussian_vae"
-    # Hyperparameters of the objective: name -> default. Subclasses extend it.
-    hyperparameter_defaults: Dict[str, object] = {}
+    # The objective's hyperparameters (constructor keyword arguments and ``tfdisent-train`` flags).
+    hyperparameters: Tuple[Hyperparameter, ...] = ()
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *, likelihood: str = "bernoulli",
                  dataset_size: int = 1, capacity: Optional[CapacitySchedule] = None, seed: int = 0,
@@ -52,6 +53,11 @@ class GaussianVAE(keras.Model):
         self.dataset_size = int(dataset_size)
         self.capacity = capacity
         self.seed = int(seed) % (2 ** 31 - 1)
+
+    def adapt(self, dataset) -> None:
+        """Called once with the training dataset before the optimizer is built, for objectives whose
+        parameters depend on the data (e.g. a prior fitted to its principal components). Default: no-op."""
+        del dataset
 
     # --- pieces shared by all objectives --------------------------------------------------------
     @property
@@ -128,7 +134,7 @@ class GaussianVAE(keras.Model):
 
     def get_hyperparameters(self) -> Dict[str, object]:
         """The objective's hyperparameters, for the run config and TensorBoard HParams."""
-        params = {name: getattr(self, name) for name in self.hyperparameter_defaults}
+        params = {name: getattr(self, name) for name in defaults(self.hyperparameters)}
         if self.capacity is not None:
             params.update({f"capacity_{k}": v for k, v in self.capacity.get_config().items()})
         return params

@@ -19,11 +19,16 @@ import tensorflow as tf
 
 from tfdisent.methods.base import GaussianVAE
 from tfdisent.methods.estimators import TC_ESTIMATORS, total_correlation
+from tfdisent.methods.hyperparameters import Hyperparameter
 
 
 class BetaTCVAE(GaussianVAE):
     method_name = "beta_tcvae"
-    hyperparameter_defaults = {"beta": 6.0, "tc_estimator": "mws"}
+    hyperparameters = (
+        Hyperparameter("beta", 6.0, "weight of the total correlation (the loss adds (beta - 1) TC)"),
+        Hyperparameter("tc_estimator", "mws", "minibatch weighted (mws) or stratified (mss) sampling", str,
+                       choices=TC_ESTIMATORS, lower_bound=None),
+    )
 
     def __init__(self, encoder, decoder, *, beta: float = 6.0, tc_estimator: str = "mws", **kwargs):
         super().__init__(encoder, decoder, **kwargs)

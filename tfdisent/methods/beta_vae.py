@@ -6,11 +6,12 @@ With beta = 1 this is the VAE of Kingma & Welling (2014), registered as ``vae``.
 from __future__ import annotations
 
 from tfdisent.methods.base import GaussianVAE
+from tfdisent.methods.hyperparameters import Hyperparameter
 
 
 class BetaVAE(GaussianVAE):
     method_name = "beta_vae"
-    hyperparameter_defaults = {"beta": 4.0}
+    hyperparameters = (Hyperparameter("beta", 4.0, "weight of the KL term"),)
 
     def __init__(self, encoder, decoder, *, beta: float = 4.0, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
@@ -26,7 +27,7 @@ class VAE(BetaVAE):
     """The plain VAE: beta fixed to 1."""
 
     method_name = "vae"
-    hyperparameter_defaults = {}
+    hyperparameters = ()
 
     def __init__(self, encoder, decoder, **kwargs):
         super().__init__(encoder, decoder, beta=1.0, **kwargs)

@@ -8,20 +8,26 @@ lambda_d_factor * lambda_od as in disentanglement_lib (its study: factor 10 for 
 
 from __future__ import annotations
 
+import dataclasses
+
 from tfdisent.methods.base import GaussianVAE
 from tfdisent.methods.estimators import dip_covariance, dip_penalties
+from tfdisent.methods.hyperparameters import Hyperparameter, defaults
 
 
 class DIPVAE(GaussianVAE):
     method_name = "dip_vae"
     dip_type = "i"
-    hyperparameter_defaults = {"lambda_od": 10.0, "lambda_d_factor": 10.0}
+    hyperparameters = (
+        Hyperparameter("lambda_od", 10.0, "weight of the off-diagonal covariance penalty"),
+        Hyperparameter("lambda_d_factor", 10.0, "lambda_d = lambda_d_factor * lambda_od (10 for I, 1 for II)"),
+    )
 
     def __init__(self, encoder, decoder, *, lambda_od: float = 10.0, lambda_d_factor: float | None = None,
                  **kwargs):
         super().__init__(encoder, decoder, **kwargs)
         if lambda_d_factor is None:
-            lambda_d_factor = self.hyperparameter_defaults["lambda_d_factor"]
+            lambda_d_factor = defaults(self.hyperparameters)["lambda_d_factor"]
         if lambda_od < 0 or lambda_d_factor < 0:
             raise ValueError("lambda_od and lambda_d_factor must be non-negative")
         self.lambda_od = float(lambda_od)
@@ -41,10 +47,10 @@ class DIPVAE(GaussianVAE):
 class DIPVAEI(DIPVAE):
     method_name = "dip_vae_i"
     dip_type = "i"
-    hyperparameter_defaults = {"lambda_od": 10.0, "lambda_d_factor": 10.0}
 
 
 class DIPVAEII(DIPVAE):
     method_name = "dip_vae_ii"
     dip_type = "ii"
-    hyperparameter_defaults = {"lambda_od": 10.0, "lambda_d_factor": 1.0}
+    hyperparameters = (DIPVAE.hyperparameters[0],
+                       dataclasses.replace(DIPVAE.hyperparameters[1], default=1.0))

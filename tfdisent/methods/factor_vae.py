@@ -20,13 +20,17 @@ import tensorflow as tf
 
 from tfdisent.methods.base import GaussianVAE
 from tfdisent.methods.estimators import permute_dims
+from tfdisent.methods.hyperparameters import Hyperparameter
 from tfdisent.models.discriminator import FactorDiscriminator
 
 
 class FactorVAE(GaussianVAE):
     method_name = "factor_vae"
-    hyperparameter_defaults = {"gamma": 40.0, "discriminator_learning_rate": 1e-4,
-                               "discriminator_layers": 6}
+    hyperparameters = (
+        Hyperparameter("gamma", 40.0, "weight of the discriminator's total-correlation estimate"),
+        Hyperparameter("discriminator_learning_rate", 1e-4, "discriminator Adam learning rate"),
+        Hyperparameter("discriminator_layers", 6, "hidden layers of the discriminator", int, lower_bound=1),
+    )
 
     def __init__(self, encoder, decoder, *, gamma: float = 40.0, discriminator_learning_rate: float = 1e-4,
                  discriminator_layers: int = 6, **kwargs):

@@ -13,11 +13,16 @@ import tensorflow as tf
 
 from tfdisent.methods.base import GaussianVAE
 from tfdisent.methods.estimators import MMD_KERNELS, mmd
+from tfdisent.methods.hyperparameters import Hyperparameter
 
 
 class InfoVAE(GaussianVAE):
     method_name = "info_vae"
-    hyperparameter_defaults = {"info_alpha": 0.0, "info_lambda": 1000.0, "mmd_kernel": "imq"}
+    hyperparameters = (
+        Hyperparameter("info_alpha", 0.0, "alpha; the KL weight is 1 - alpha", lower_bound=None, upper_bound=1.0),
+        Hyperparameter("info_lambda", 1000.0, "lambda; the MMD weight is alpha + lambda - 1"),
+        Hyperparameter("mmd_kernel", "imq", "MMD kernel", str, choices=MMD_KERNELS, lower_bound=None),
+    )
 
     def __init__(self, encoder, decoder, *, info_alpha: float = 0.0, info_lambda: float = 1000.0,
                  mmd_kernel: str = "imq", **kwargs):

@@ -60,9 +60,6 @@ class TrainConfig:
             raise RunConfigError(f"--capacity_max must be non-negative, got {self.capacity_max}")
         if self.jit_compile not in ("auto", "true", "false"):
             raise RunConfigError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
-        for name, value in self.hyperparameters.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-                raise RunConfigError(f"--{name} must be non-negative, got {value}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

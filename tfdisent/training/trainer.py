@@ -32,7 +32,7 @@ from absl import logging
 
 from tfdisent.data import GroundTruthData, load_dataset
 from tfdisent.data.pipeline import training_dataset
-from tfdisent.methods import CapacitySchedule, GaussianVAE, get_method
+from tfdisent.methods import CapacitySchedule, GaussianVAE, get_method, resolve_hyperparameters
 from tfdisent.models import build_architecture
 from tfdisent.training import summaries
 from tfdisent.training.config import RunConfigError, TrainConfig
@@ -81,8 +81,10 @@ def build_model(config: TrainConfig, dataset: GroundTruthData) -> GaussianVAE:
     if config.capacity_max is not None:
         capacity = CapacitySchedule(config.capacity_max, config.capacity_steps, config.capacity_start)
     method = get_method(config.method)
+    hyperparameters = resolve_hyperparameters(config.method, config.hyperparameters)
     model = method(encoder, decoder, likelihood=config.likelihood, dataset_size=dataset.num_examples,
-                   capacity=capacity, seed=seeds["objective"], **config.hyperparameters)
+                   capacity=capacity, seed=seeds["objective"], **hyperparameters)
+    model.adapt(dataset)
     # disentanglement_lib's VAE optimizer: Adam(lr, 0.9, 0.999, 1e-8).
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999,
                                                   epsilon=1e-8))
