@@ -7,6 +7,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Rendered dataset caches go to a per-session folder, never to the user's home."""
+    if "TFDISENT_CACHE_DIR" not in os.environ:
+        os.environ["TFDISENT_CACHE_DIR"] = str(tmp_path_factory.mktemp("tfdisent_cache"))
+    yield
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run tests marked @pytest.mark.slow")
