@@ -13,14 +13,32 @@ Architectures (Locatello et al. 2019, Table 1; disentanglement_lib ``architectur
 * ``paper_conv``: the same with 4x4 kernels throughout, as the papers print it
   (Higgins et al. 2017; Locatello et al. 2019 Table 1).
 * ``fc``: fully connected 1200-1200 encoder, 1200-1200-1200 (tanh) decoder.
+* ``mlp`` / ``mlp_normal``: one hidden layer of 100 (pinwheel, Mathieu et al. 2019); ``mlp_normal``'s
+  decoder also emits the scale of the ``normal`` likelihood.
+* ``dcgan``: the DCGAN-style Fashion-MNIST networks of Mathieu et al. (2019), with batch norm.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import keras
 import numpy as np
+
+
+def _add_layers(model: keras.Model, prefix: str, layers: Sequence[keras.layers.Layer]) -> List[str]:
+    """Sets each layer as its own attribute (``<prefix>1``, ``<prefix>2``...) and returns the names.
+
+    Keras 3 layers kept in a Python list are tracked by Keras but are not dependencies that
+    ``tf.train.Checkpoint`` saves (their variables only reach a checkpoint through an optimizer),
+    so stacks are stored as named attributes instead.
+    """
+    names = []
+    for index, layer in enumerate(layers):
+        name = f"{prefix}{index + 1}"
+        setattr(model, name, layer)
+        names.append(name)
+    return names
 
 
 class ConvEncoder(keras.Model):
@@ -30,9 +48,9 @@ class ConvEncoder(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.kernel_sizes = tuple(kernel_sizes)
-        self.convs = [keras.layers.Conv2D(filters, kernel, strides=2, padding="same",
-                                          activation="relu", name=f"conv{i + 1}")
-                      for i, (filters, kernel) in enumerate(zip((32, 32, 64, 64), self.kernel_sizes))]
+        self.conv_names = _add_layers(self, "conv", [
+            keras.layers.Conv2D(filters, kernel, strides=2, padding="same", activation="relu", name=f"conv{i + 1}")
+            for i, (filters, kernel) in enumerate(zip((32, 32, 64, 64), self.kernel_sizes))])
         self.flatten = keras.layers.Flatten()
         self.hidden = keras.layers.Dense(256, activation="relu", name="hidden")
         # Two separate heads, as in the reference, rather than one split Dense.
@@ -41,8 +59,8 @@ class ConvEncoder(keras.Model):
 
     def call(self, x, training=False):
         h = x
-        for conv in self.convs:
-            h = conv(h)
+        for name in self.conv_names:
+            h = getattr(self, name)(h)
         h = self.hidden(self.flatten(h))
         return self.mean_head(h), self.logvar_head(h)
 
@@ -60,15 +78,15 @@ class DeconvDecoder(keras.Model):
         self.dense1 = keras.layers.Dense(256, activation="relu", name="dense1")
         self.dense2 = keras.layers.Dense(int(np.prod(self.start_shape)), activation="relu", name="dense2")
         self.reshape = keras.layers.Reshape(self.start_shape)
-        self.deconvs = [keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                                                     activation=activation, name=f"deconv{i + 1}")
-                        for i, (filters, activation) in enumerate(
-                            ((64, "relu"), (32, "relu"), (32, "relu"), (channels, None)))]
+        self.deconv_names = _add_layers(self, "deconv", [
+            keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", activation=activation,
+                                         name=f"deconv{i + 1}")
+            for i, (filters, activation) in enumerate(((64, "relu"), (32, "relu"), (32, "relu"), (channels, None)))])
 
     def call(self, z, training=False):
         h = self.reshape(self.dense2(self.dense1(z)))
-        for deconv in self.deconvs:
-            h = deconv(h)
+        for name in self.deconv_names:
+            h = getattr(self, name)(h)
         return h
 
 
@@ -79,15 +97,15 @@ class FCEncoder(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.flatten = keras.layers.Flatten()
-        self.hidden = [keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}")
-                       for i, units in enumerate(hidden_units)]
+        self.hidden_names = _add_layers(self, "dense", [
+            keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}") for i, units in enumerate(hidden_units)])
         self.mean_head = keras.layers.Dense(latent_dim, name="means")
         self.logvar_head = keras.layers.Dense(latent_dim, name="log_var")
 
     def call(self, x, training=False):
         h = self.flatten(x)
-        for layer in self.hidden:
-            h = layer(h)
+        for name in self.hidden_names:
+            h = getattr(self, name)(h)
         return self.mean_head(h), self.logvar_head(h)
 
 
@@ -98,15 +116,16 @@ class FCDecoder(keras.Model):
                  activation: str = "tanh", **kwargs):
         super().__init__(**kwargs)
         self.output_image_shape = tuple(output_shape)
-        self.hidden = [keras.layers.Dense(units, activation=activation, name=f"dense{i + 1}")
-                       for i, units in enumerate(hidden_units)]
+        self.hidden_names = _add_layers(self, "dense", [
+            keras.layers.Dense(units, activation=activation, name=f"dense{i + 1}")
+            for i, units in enumerate(hidden_units)])
         self.out = keras.layers.Dense(int(np.prod(output_shape)), name="logits")
         self.reshape = keras.layers.Reshape(self.output_image_shape)
 
     def call(self, z, training=False):
         h = z
-        for layer in self.hidden:
-            h = layer(h)
+        for name in self.hidden_names:
+            h = getattr(self, name)(h)
         return self.reshape(self.out(h))
 
 
@@ -134,6 +153,7 @@ ARCHITECTURES: Dict[str, Callable] = {
     "fc": _fc,
     "mlp": _mlp,
 }
+# Registered at the end of the module: ``mlp_normal`` and ``dcgan`` (Mathieu et al. 2019).
 
 
 def build_architecture(name: str, observation_shape: Sequence[int], latent_dim: int):
@@ -150,3 +170,93 @@ def build_architecture(name: str, observation_shape: Sequence[int], latent_dim: 
     encoder(np.zeros((1,) + tuple(observation_shape), np.float32))
     decoder(np.zeros((1, latent_dim), np.float32))
     return encoder, decoder
+
+
+# --- Networks of the Decomposition paper (Mathieu et al. 2019, reference code) -------------------
+
+def _mlp_normal(observation_shape, latent_dim):
+    """``mlp`` whose decoder emits twice the observation's last axis, the mean and the raw scale of
+    the ``normal`` likelihood: the pinwheel networks with a learned per-point std."""
+    output_shape = tuple(observation_shape[:-1]) + (2 * observation_shape[-1],)
+    return (FCEncoder(latent_dim, (100,), name="encoder"),
+            FCDecoder(output_shape, (100,), activation="relu", name="decoder"))
+
+
+def _dcgan_init():
+    # All conv weights ~ N(0, 0.02), biases 0, as the reference initialises its DCGAN networks.
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+class DCGANEncoder(keras.Model):
+    """Conv(f) LReLU -> Conv(2f) BN LReLU -> Conv(4f) BN LReLU (4x4, stride 2) -> two valid convs
+    over the remaining ceil(H/8) x ceil(W/8) map -> (mean, logvar). f = 32 (the reference's fBase).
+
+    The Fashion-MNIST encoder of Mathieu et al. (2019); its std head (softplus) is a logvar head
+    here, like every tfdisent encoder.
+    """
+
+    def __init__(self, latent_dim: int, observation_shape: Sequence[int], filters: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = latent_dim
+        height, width = observation_shape[0], observation_shape[1]
+        self.convs = [keras.layers.Conv2D(filters * m, 4, strides=2, padding="same",
+                                          kernel_initializer=_dcgan_init(), name=f"conv{i + 1}")
+                      for i, m in enumerate((1, 2, 4))]
+        self.norms = [None] + [keras.layers.BatchNormalization(name=f"bn{i + 2}") for i in range(2)]
+        head = ((height + 7) // 8, (width + 7) // 8)
+        self.mean_head = keras.layers.Conv2D(latent_dim, head, padding="valid",
+                                             kernel_initializer=_dcgan_init(), name="means")
+        self.logvar_head = keras.layers.Conv2D(latent_dim, head, padding="valid",
+                                               kernel_initializer=_dcgan_init(), name="log_var")
+        self.flatten = keras.layers.Flatten()
+
+    def call(self, x, training=False):
+        h = x
+        for conv, norm in zip(self.convs, self.norms):
+            h = conv(h)
+            if norm is not None:
+                h = norm(h, training=training)
+            h = keras.ops.leaky_relu(h, negative_slope=0.2)
+        return self.flatten(self.mean_head(h)), self.flatten(self.logvar_head(h))
+
+
+class DCGANDecoder(keras.Model):
+    """z -> ConvT(4f, ceil(H/8) x ceil(W/8), valid) BN ReLU -> ConvT(2f) BN ReLU -> ConvT(f) BN ReLU
+    -> ConvT(C) (4x4, stride 2) -> centre crop to H x W. The output is the likelihood's mean (use
+    ``laplace`` as the reference) or its logits.
+
+    The Fashion-MNIST decoder of Mathieu et al. (2019) (32x32 -> no crop; 28x28 -> 32 cropped by 2).
+    """
+
+    def __init__(self, output_shape: Tuple[int, int, int], filters: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        height, width, channels = output_shape
+        self.output_image_shape = tuple(output_shape)
+        start = ((height + 7) // 8, (width + 7) // 8)
+        self.reshape = keras.layers.Reshape((1, 1, -1))
+        self.deconvs = [keras.layers.Conv2DTranspose(filters * 4, start, padding="valid",
+                                                     kernel_initializer=_dcgan_init(), name="deconv1")]
+        self.deconvs += [keras.layers.Conv2DTranspose(n, 4, strides=2, padding="same",
+                                                      kernel_initializer=_dcgan_init(), name=f"deconv{i + 2}")
+                         for i, n in enumerate((filters * 2, filters, channels))]
+        self.norms = [keras.layers.BatchNormalization(name=f"bn{i + 1}") for i in range(3)]
+        extra_h, extra_w = 8 * start[0] - height, 8 * start[1] - width
+        self.crop = keras.layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
+                                             (extra_w // 2, extra_w - extra_w // 2)))
+
+    def call(self, z, training=False):
+        h = self.reshape(z)
+        for deconv, norm in zip(self.deconvs[:-1], self.norms):
+            h = keras.ops.relu(norm(deconv(h), training=training))
+        return self.crop(self.deconvs[-1](h))
+
+
+def _dcgan(observation_shape, latent_dim):
+    if len(observation_shape) != 3:
+        raise ValueError(f"dcgan needs image observations [H, W, C], got {tuple(observation_shape)}")
+    return (DCGANEncoder(latent_dim, observation_shape, name="encoder"),
+            DCGANDecoder(tuple(observation_shape), name="decoder"))
+
+
+ARCHITECTURES["mlp_normal"] = _mlp_normal
+ARCHITECTURES["dcgan"] = _dcgan

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from tfdisent.models.architectures import _add_layers
+
 
 class FactorDiscriminator(keras.Model):
     """MLP on latents: ``num_layers`` x Dense(units, LeakyReLU 0.2) -> 2 logits.
@@ -16,12 +18,14 @@ class FactorDiscriminator(keras.Model):
     def __init__(self, num_layers: int = 6, units: int = 1000, **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
-        self.hidden = [keras.layers.Dense(units, name=f"dense{i + 1}") for i in range(num_layers)]
+        # Named attributes, not a list: see architectures._add_layers (checkpoint tracking).
+        self.hidden_names = _add_layers(self, "dense", [keras.layers.Dense(units, name=f"dense{i + 1}")
+                                                        for i in range(num_layers)])
         self.activation = keras.layers.LeakyReLU(negative_slope=0.2)
         self.logits = keras.layers.Dense(2, name="logits")
 
     def call(self, z, training=False):
         h = z
-        for layer in self.hidden:
-            h = self.activation(layer(h))
+        for name in self.hidden_names:
+            h = self.activation(getattr(self, name)(h))
         return self.logits(h)
