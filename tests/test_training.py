@@ -208,3 +208,13 @@ def test_cli_survives_kill_9_and_sigterm_then_resumes(tmp_path):
     assert final.returncode == 0, final.stderr
     assert f"resumed from" in final.stderr and f"at step {stopped_at}" in final.stderr
     assert "done:" in final.stdout and "(step 60;" in final.stdout
+
+
+@pytest.mark.parametrize("method", ["beta_tcvae", "factor_vae"])
+def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
+    trainer = Trainer(_config(steps=5, method=method, mixed_precision=True), str(tmp_path / method))
+    assert trainer.model.encoder.conv1.compute_dtype == "float16"
+    results = trainer.train()
+    assert np.isfinite(results["loss"])
+    import keras
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for later models

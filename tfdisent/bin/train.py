@@ -46,6 +46,9 @@ flags.DEFINE_enum("likelihood", "bernoulli", list(LIKELIHOODS),
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "XLA-compile the training step. auto: on GPU/TPU only (XLA is slower on CPU; see BUILD_NOTES.md).")
 
+flags.DEFINE_boolean("mixed_precision", False, "Run the networks in mixed_float16 with loss scaling (for GPUs; "
+                     "losses and estimators stay float32). Slower on CPU.")
+
 # Method hyperparameters: one flag per name declared by the objectives (tfdisent.methods), documented
 # with the methods it applies to and their defaults. Unset flags take each method's default.
 def _define_hyperparameter_flags():
@@ -92,6 +95,7 @@ flags.DEFINE_boolean("export", True, "Export the SavedModel to <output_dir>/expo
 _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", "latent_dim", "steps",
                  "batch_size", "learning_rate", "seed", "capacity_max", "capacity_steps", "capacity_start",
                  "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr", "jit_compile",
+                 "mixed_precision",
                  "checkpoint_every", "checkpoint_secs", "log_every", "image_every", "export")
 
 

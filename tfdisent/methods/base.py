@@ -95,9 +95,11 @@ class GaussianVAE(keras.Model):
         Returns the scalar terms (``loss``, ``reconstruction``, ``kl``, ``elbo``, ``regularizer``,
         method terms, ``kl_per_dim`` [D]) and the tensors ``mean``, ``logvar``, ``z``.
         """
-        mean, logvar = self.encoder(x, training=training)
+        # Distributions and losses are computed in float32 even when the networks run in
+        # mixed_float16 (the log-densities and logsumexps of the estimators need the range).
+        mean, logvar = (tf.cast(t, tf.float32) for t in self.encoder(x, training=training))
         z = distributions.posterior(mean, logvar).sample(seed=self.step_seed(0))
-        logits = self.decoder(z, training=training)
+        logits = tf.cast(self.decoder(z, training=training), tf.float32)
         reconstruction = tf.reduce_mean(distributions.reconstruction_loss(x, logits, self.likelihood))
         kl_per_dim = tf.reduce_mean(distributions.kl_divergence_per_dim(mean, logvar), axis=0)
         kl = tf.reduce_sum(kl_per_dim)
@@ -120,7 +122,9 @@ class GaussianVAE(keras.Model):
         variables = self.vae_variables()
         with tf.GradientTape() as tape:
             terms = self.forward(x, training=True)
-        gradients = tape.gradient(terms["loss"], variables)
+            # Identity unless the optimizer is a LossScaleOptimizer (mixed precision).
+            scaled_loss = self.optimizer.scale_loss(terms["loss"])
+        gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply(gradients, variables)
         return self.scalars(terms)
 

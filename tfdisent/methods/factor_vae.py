@@ -64,11 +64,12 @@ class FactorVAE(GaussianVAE):
         vae_variables = self.vae_variables()
         with tf.GradientTape() as tape:
             terms = self.forward(x, training=True)
+            scaled_loss = self.optimizer.scale_loss(terms["loss"])
         disc_variables = self.discriminator.trainable_variables
         with tf.GradientTape() as disc_tape:
             disc_loss = self.discriminator_loss(terms["z"])
         # Both gradients are taken before either update: the two players move simultaneously.
-        vae_gradients = tape.gradient(terms["loss"], vae_variables)
+        vae_gradients = tape.gradient(scaled_loss, vae_variables)
         disc_gradients = disc_tape.gradient(disc_loss, disc_variables)
         self.discriminator_optimizer.apply(disc_gradients, disc_variables)
         self.optimizer.apply(vae_gradients, vae_variables)

@@ -39,6 +39,7 @@ class TrainConfig:
     lr_plateau_factor: float = 0.5
     lr_plateau_min_lr: float = 1e-6
     jit_compile: str = "auto"
+    mixed_precision: bool = False
     checkpoint_every: int = 1000
     checkpoint_secs: float = 60.0
     log_every: int = 100

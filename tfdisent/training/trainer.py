@@ -76,7 +76,14 @@ def build_model(config: TrainConfig, dataset: GroundTruthData) -> GaussianVAE:
     """Builds and compiles the objective with its networks and optimizer(s), all variables created."""
     seeds = derive_seeds(config.seed)
     keras.utils.set_random_seed(seeds["model"])
-    encoder, decoder = build_architecture(config.architecture, dataset.observation_shape, config.latent_dim)
+    previous_policy = keras.mixed_precision.global_policy()
+    if config.mixed_precision:
+        # Layers take the policy when they are built; the objective computes its losses in float32.
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        encoder, decoder = build_architecture(config.architecture, dataset.observation_shape, config.latent_dim)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
     capacity = None
     if config.capacity_max is not None:
         capacity = CapacitySchedule(config.capacity_max, config.capacity_steps, config.capacity_start)
@@ -86,8 +93,10 @@ def build_model(config: TrainConfig, dataset: GroundTruthData) -> GaussianVAE:
                    capacity=capacity, seed=seeds["objective"], **hyperparameters)
     model.adapt(dataset)
     # disentanglement_lib's VAE optimizer: Adam(lr, 0.9, 0.999, 1e-8).
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999,
-                                                  epsilon=1e-8))
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    if config.mixed_precision:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer)
     model.optimizer.build(model.vae_variables())
     return model
 
