@@ -1,7 +1,34 @@
-"""SavedModel export of trained models for the evaluator, TensorBoard and TF Serving."""
+"""SavedModel export of trained models, TF Serving warmup, a serving client and a local server double.
 
-from tfdisent.export.saved_model import (EXPORT_DIR, METADATA_FILE, EncoderDecoderModule, export_model,
-                                         export_saved_model, latest_version)
+Modules:
 
-__all__ = ["EXPORT_DIR", "METADATA_FILE", "EncoderDecoderModule", "export_model", "export_saved_model",
-           "latest_version"]
+* :mod:`~tfdisent.export.saved_model`: ``export_saved_model``/``export_model`` write ``<base>/<version>/``.
+* :mod:`~tfdisent.export.warmup`: ``assets.extra/tf_serving_warmup_requests``.
+* :mod:`~tfdisent.export.client`: REST (row/columnar JSON) and gRPC clients of TF Serving.
+* :mod:`~tfdisent.export.local_server`: an in-process PredictionService + REST server backed by a SavedModel.
+
+Names are resolved lazily (PEP 562) so that ``tfdisent.export.client`` can be used over REST
+without paying the ~10 s ``import tensorflow``.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "EXPORT_DIR": "tfdisent.export.layout",
+    "METADATA_FILE": "tfdisent.export.layout",
+    "EncoderDecoderModule": "tfdisent.export.saved_model",
+    "export_model": "tfdisent.export.saved_model",
+    "export_saved_model": "tfdisent.export.saved_model",
+    "latest_version": "tfdisent.export.layout",
+    "WARMUP_FILE": "tfdisent.export.warmup",
+    "write_warmup_file": "tfdisent.export.warmup",
+    "replay_warmup": "tfdisent.export.warmup",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tfdisent.export' has no attribute {name!r}")

@@ -9,6 +9,10 @@ Signatures (all batch dimensions are dynamic):
 * ``decode``: ``z`` float32 [None, d] -> ``probs`` (E[x|z] in [0, 1]), ``logits``
 * ``reconstruct``: ``images`` float32 -> ``reconstruction`` (decoded posterior mean), ``mean``, ``logvar``
 
+``assets.extra/`` holds ``tfdisent_export.json`` (shapes, likelihood, training metadata) and
+``tf_serving_warmup_requests`` (:mod:`tfdisent.export.warmup`), which ``tensorflow_model_server``
+replays before serving the version.
+
 The module tracks the raw ``tf.Variable`` behind every Keras 3 variable: the traced graphs
 capture those, and without tracking them the SavedModel loads with ``tf.saved_model.load`` but
 fails under the TF1 session loader that ``tensorflow_model_server`` and ``saved_model_cli run``
@@ -24,10 +28,9 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
+from tfdisent.export.layout import EXPORT_DIR, METADATA_FILE, latest_version  # noqa: F401 (public names)
+from tfdisent.export.warmup import write_warmup_file
 from tfdisent.models import distributions
-
-EXPORT_DIR = "export"
-METADATA_FILE = "tfdisent_export.json"
 
 
 class EncoderDecoderModule(tf.Module):
@@ -70,24 +73,18 @@ class EncoderDecoderModule(tf.Module):
                 "decode": self.decode, "reconstruct": self.reconstruct}
 
 
-def latest_version(export_base: str) -> Optional[int]:
-    """Highest integer version directory under ``export_base`` (what TF Serving would serve)."""
-    if not os.path.isdir(export_base):
-        return None
-    versions = [int(name) for name in os.listdir(export_base) if name.isdigit()
-                and os.path.exists(os.path.join(export_base, name, "saved_model.pb"))]
-    return max(versions) if versions else None
-
-
 def export_saved_model(encoder, decoder, export_base: str, observation_shape: Sequence[int], latent_dim: int,
                        likelihood: str = "bernoulli", version: Optional[int] = None,
-                       metadata: Optional[dict] = None, extra_assets=None) -> str:
+                       metadata: Optional[dict] = None, extra_assets=None, warmup: bool = True,
+                       model_name: str = "tfdisent") -> str:
     """Writes ``<export_base>/<version>/`` atomically and returns its path.
 
     ``version`` defaults to one above the latest. The SavedModel is written to a hidden
     temporary directory first and renamed into place, so a server watching ``export_base``
     never sees a half-written version. ``extra_assets`` is an optional callable receiving the
-    temporary version directory, used to add ``assets.extra`` files (e.g. a warmup file).
+    temporary version directory, used to add further ``assets.extra`` files. ``warmup`` writes
+    TF Serving's warmup file (one request per signature and batch size, see
+    :mod:`tfdisent.export.warmup`); ``model_name`` is the name those requests carry.
     """
     if version is None:
         version = (latest_version(export_base) or 0) + 1
@@ -106,6 +103,8 @@ def export_saved_model(encoder, decoder, export_base: str, observation_shape: Se
     info.update(metadata or {})
     with open(os.path.join(extra, METADATA_FILE), "w") as f:
         json.dump(info, f, indent=2, sort_keys=True)
+    if warmup:
+        write_warmup_file(tmp, model_name=model_name)
     if extra_assets is not None:
         extra_assets(tmp)
     if os.path.exists(final):

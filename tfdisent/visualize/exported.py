@@ -1,0 +1,62 @@
+"""An exported SavedModel (``serving_default`` and ``decode`` signatures) as numpy encode/decode.
+
+Visualisations go through the export rather than the training checkpoint, so they need nothing
+of the training code and show exactly the model that TF Serving would serve.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tfdisent.export.layout import read_metadata
+
+
+class ExportedModel:
+    """``encode(images) -> (mean, logvar)`` and ``decode(z) -> probs`` over an export version directory."""
+
+    def __init__(self, version_dir: str, batch_size: int = 256):
+        self.version_dir = version_dir
+        self.batch_size = int(batch_size)
+        self._loaded = tf.saved_model.load(version_dir)
+        missing = [s for s in ("serving_default", "decode") if s not in self._loaded.signatures]
+        if missing:
+            raise ValueError(f"{version_dir} lacks the signature(s) {', '.join(missing)}; re-export it with "
+                             "tfdisent.export.export_saved_model")
+        self._encode = self._loaded.signatures["serving_default"]
+        self._decode = self._loaded.signatures["decode"]
+        image_spec = self._encode.structured_input_signature[1]["images"]
+        z_spec = self._decode.structured_input_signature[1]["z"]
+        self.metadata = read_metadata(version_dir)
+        self.observation_shape: Tuple[int, ...] = tuple(int(d) for d in image_spec.shape[1:])
+        self.latent_dim = int(z_spec.shape[-1])
+
+    def encode(self, observations: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Posterior parameters ``(mean, logvar)`` [N, d] of float observations in [0, 1]."""
+        means, logvars = [], []
+        for start in range(0, len(observations), self.batch_size):
+            out = self._encode(images=tf.constant(np.asarray(observations[start:start + self.batch_size],
+                                                             np.float32)))
+            means.append(out["mean"].numpy())
+            logvars.append(out["logvar"].numpy())
+        return np.concatenate(means), np.concatenate(logvars)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """E[x|z] in [0, 1] for latent codes [N, d]."""
+        outputs = []
+        for start in range(0, len(codes), self.batch_size):
+            out = self._decode(z=tf.constant(np.asarray(codes[start:start + self.batch_size], np.float32)))
+            outputs.append(out["probs"].numpy())
+        return np.concatenate(outputs)
+
+    @property
+    def is_image_model(self) -> bool:
+        return len(self.observation_shape) == 3 and self.observation_shape[-1] in (1, 3)
+
+
+def check_dataset_fits(model: ExportedModel, observation_shape: Sequence[int], dataset_name: str) -> None:
+    if tuple(observation_shape) != model.observation_shape:
+        raise ValueError(f"dataset {dataset_name} has observations {tuple(observation_shape)} but the export at "
+                         f"{model.version_dir} takes {model.observation_shape}; pass the run's dataset settings")
