@@ -15,7 +15,8 @@ import tensorflow as tf
 from absl import logging
 
 from tfdisent.models import distributions
-from tfdisent.models.traversals import image_grid, traversal_codes
+from tfdisent.models.traversals import (active_latents, kl_order, paired_grid, square_grid, traversal_codes,
+                                        traversal_grid)
 
 
 class Progress:
@@ -39,7 +40,7 @@ class Progress:
         eta = str(datetime.timedelta(seconds=int(remaining)))
         terms = " ".join(f"{k}={float(v):.4g}" for k, v in logs.items()
                          if np.ndim(v) == 0 and k in ("loss", "reconstruction", "kl", "total_correlation",
-                                                      "mmd", "capacity", "discriminator_loss"))
+                                                      "mmd", "divergence", "capacity", "discriminator_loss"))
         logging.info("step %d/%d (%.0f%%) | %.1f steps/s, %.0f img/s | %s | ETA %s", step, self.total_steps,
                      100.0 * step / self.total_steps, self._rate, self._rate * self.batch_size, terms, eta)
         return {"steps_per_second": interval_rate, "images_per_second": interval_rate * self.batch_size}
@@ -59,25 +60,26 @@ def write_scalars(writer, step: int, logs: Dict[str, np.ndarray], learning_rate:
             tf.summary.scalar(f"perf/{name}", value)
 
 
-def _to_rgb_grid(images: np.ndarray, num_rows: int) -> np.ndarray:
-    grid = image_grid(np.clip(images, 0.0, 1.0), num_rows)
-    return grid[None]
-
-
 def write_images(writer, step: int, model, images: np.ndarray, kl_per_dim: np.ndarray,
-                 num_values: int = 9, limit: float = 2.0) -> None:
-    """Inputs above reconstructions, and traversals of every latent sorted by KL (rows)."""
+                 num_values: int = 9, limit: float = 2.0, num_prior_samples: int = 16) -> None:
+    """Inputs above their reconstructions; traversals of every latent (rows sorted by KL, active
+    latents framed); decoded samples of the prior."""
     if np.ndim(images) != 4:
         return  # non-image data (e.g. pinwheel): nothing to draw
+
+    def decode(codes):
+        return distributions.mean_prediction(model.decoder(codes, training=False), model.likelihood).numpy()
+
     mean, _ = model.encoder(images, training=False)
-    reconstructions = distributions.mean_prediction(model.decoder(mean, training=False), model.likelihood)
-    pairs = np.concatenate([images, reconstructions.numpy()], axis=0)
-    order = np.argsort(-np.asarray(kl_per_dim))
-    codes = traversal_codes(mean.numpy()[0], order, np.linspace(-limit, limit, num_values, dtype=np.float32))
-    traversals = distributions.mean_prediction(model.decoder(codes, training=False), model.likelihood).numpy()
+    mean = np.asarray(mean, np.float32)
+    order = kl_order(kl_per_dim)
+    codes = traversal_codes(mean[0], order, np.linspace(-limit, limit, num_values, dtype=np.float32))
+    traversals = traversal_grid(decode(codes), len(order), active_latents(kl_per_dim)[order])
+    prior = np.random.RandomState(step % (2 ** 32)).randn(num_prior_samples, mean.shape[1]).astype(np.float32)
     with writer.as_default(step=step):
-        tf.summary.image("reconstructions", _to_rgb_grid(pairs, 2), max_outputs=1)
-        tf.summary.image("traversals", _to_rgb_grid(traversals, len(order)), max_outputs=1)
+        tf.summary.image("reconstructions", paired_grid(images, decode(mean))[None], max_outputs=1)
+        tf.summary.image("traversals", traversals[None], max_outputs=1)
+        tf.summary.image("prior_samples", square_grid(decode(prior))[None], max_outputs=1)
 
 
 def write_hparams(writer, config: Dict[str, object], hyperparameters: Dict[str, object]) -> None:
