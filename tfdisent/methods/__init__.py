@@ -8,6 +8,7 @@ from tfdisent.methods.annealed_vae import AnnealedVAE
 from tfdisent.methods.base import GaussianVAE
 from tfdisent.methods.beta_tcvae import BetaTCVAE
 from tfdisent.methods.beta_vae import VAE, BetaVAE
+from tfdisent.methods.decomposition import Decomposition
 from tfdisent.methods.dip_vae import DIPVAEI, DIPVAEII
 from tfdisent.methods.factor_vae import FactorVAE
 from tfdisent.methods.hyperparameters import Hyperparameter, resolve
@@ -16,7 +17,7 @@ from tfdisent.methods.schedules import CapacitySchedule
 
 METHODS: Dict[str, Type[GaussianVAE]] = {
     cls.method_name: cls
-    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE)
+    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE, Decomposition)
 }
 
 

@@ -199,10 +199,12 @@ class DCGANEncoder(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         height, width = observation_shape[0], observation_shape[1]
-        self.convs = [keras.layers.Conv2D(filters * m, 4, strides=2, padding="same",
-                                          kernel_initializer=_dcgan_init(), name=f"conv{i + 1}")
-                      for i, m in enumerate((1, 2, 4))]
-        self.norms = [None] + [keras.layers.BatchNormalization(name=f"bn{i + 2}") for i in range(2)]
+        self.conv_names = _add_layers(self, "conv", [
+            keras.layers.Conv2D(filters * m, 4, strides=2, padding="same", kernel_initializer=_dcgan_init(),
+                                name=f"conv{i + 1}") for i, m in enumerate((1, 2, 4))])
+        # Batch norm after the 2nd and 3rd convolutions only.
+        self.norm_names = [None] + _add_layers(self, "bn", [
+            keras.layers.BatchNormalization(name=f"bn{i + 1}") for i in range(2)])
         head = ((height + 7) // 8, (width + 7) // 8)
         self.mean_head = keras.layers.Conv2D(latent_dim, head, padding="valid",
                                              kernel_initializer=_dcgan_init(), name="means")
@@ -212,10 +214,10 @@ class DCGANEncoder(keras.Model):
 
     def call(self, x, training=False):
         h = x
-        for conv, norm in zip(self.convs, self.norms):
-            h = conv(h)
-            if norm is not None:
-                h = norm(h, training=training)
+        for conv_name, norm_name in zip(self.conv_names, self.norm_names):
+            h = getattr(self, conv_name)(h)
+            if norm_name is not None:
+                h = getattr(self, norm_name)(h, training=training)
             h = keras.ops.leaky_relu(h, negative_slope=0.2)
         return self.flatten(self.mean_head(h)), self.flatten(self.logvar_head(h))
 
@@ -234,21 +236,23 @@ class DCGANDecoder(keras.Model):
         self.output_image_shape = tuple(output_shape)
         start = ((height + 7) // 8, (width + 7) // 8)
         self.reshape = keras.layers.Reshape((1, 1, -1))
-        self.deconvs = [keras.layers.Conv2DTranspose(filters * 4, start, padding="valid",
-                                                     kernel_initializer=_dcgan_init(), name="deconv1")]
-        self.deconvs += [keras.layers.Conv2DTranspose(n, 4, strides=2, padding="same",
-                                                      kernel_initializer=_dcgan_init(), name=f"deconv{i + 2}")
-                         for i, n in enumerate((filters * 2, filters, channels))]
-        self.norms = [keras.layers.BatchNormalization(name=f"bn{i + 1}") for i in range(3)]
+        self.deconv_names = _add_layers(self, "deconv", [
+            keras.layers.Conv2DTranspose(filters * 4, start, padding="valid", kernel_initializer=_dcgan_init(),
+                                         name="deconv1")] + [
+            keras.layers.Conv2DTranspose(n, 4, strides=2, padding="same", kernel_initializer=_dcgan_init(),
+                                         name=f"deconv{i + 2}")
+            for i, n in enumerate((filters * 2, filters, channels))])
+        self.norm_names = _add_layers(self, "bn", [keras.layers.BatchNormalization(name=f"bn{i + 1}")
+                                                   for i in range(3)])
         extra_h, extra_w = 8 * start[0] - height, 8 * start[1] - width
         self.crop = keras.layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
                                              (extra_w // 2, extra_w - extra_w // 2)))
 
     def call(self, z, training=False):
         h = self.reshape(z)
-        for deconv, norm in zip(self.deconvs[:-1], self.norms):
-            h = keras.ops.relu(norm(deconv(h), training=training))
-        return self.crop(self.deconvs[-1](h))
+        for deconv_name, norm_name in zip(self.deconv_names[:-1], self.norm_names):
+            h = keras.ops.relu(getattr(self, norm_name)(getattr(self, deconv_name)(h), training=training))
+        return self.crop(getattr(self, self.deconv_names[-1])(h))
 
 
 def _dcgan(observation_shape, latent_dim):
