@@ -84,6 +84,15 @@ flags.DEFINE_integer("lr_plateau_patience", 0, "Reduce the learning rate when th
 flags.DEFINE_float("lr_plateau_factor", 0.5, "Factor applied to the learning rate on a plateau.")
 flags.DEFINE_float("lr_plateau_min_lr", 1e-6, "Lower bound of the learning rate on plateaus.", lower_bound=0.0)
 
+flags.DEFINE_list("eval_metrics", [], "Metric progress during training: metrics (as in tfdisent-evaluate, e.g. "
+                  "mig,dci) computed on the current encoder every --eval_every steps and logged to TensorBoard "
+                  "as metrics/<metric>/<score>.")
+flags.DEFINE_integer("eval_every", 0, "Steps between metric evaluations (0: at every --checkpoint_every).",
+                     lower_bound=0)
+flags.DEFINE_multi_string("eval_metric_override", [], "Setting of a progress metric, METRIC.KEY=VALUE "
+                          "(repeatable), e.g. dci.num_train=2000.")
+flags.DEFINE_integer("eval_seed", 0, "Seed of the samples drawn by the progress metrics (the same every time).")
+
 flags.DEFINE_integer("checkpoint_every", 1000, "Save a checkpoint every this many steps.", lower_bound=1)
 flags.DEFINE_float("checkpoint_secs", 60.0, "Also save when this many seconds passed since the last save.",
                    lower_bound=0.0)
@@ -136,6 +145,30 @@ def _make_config(run_dir: str):
     return TrainConfig(hyperparameters=_hyperparameters(FLAGS.method), **values)
 
 
+def _progress_callbacks() -> list:
+    if not FLAGS.eval_metrics:
+        if FLAGS.eval_metric_override:
+            _fail("--eval_metric_override needs --eval_metrics")
+        return []
+    from tfdisent import metrics
+    from tfdisent.evaluation.progress import metric_progress_callback
+
+    overrides = {}
+    for item in FLAGS.eval_metric_override:
+        name_key, sep, value = item.partition("=")
+        name, dot, key = name_key.partition(".")
+        if not sep or not dot:
+            _fail(f"--eval_metric_override expects METRIC.KEY=VALUE, got {item!r}")
+        try:
+            overrides.setdefault(name, {})[key] = metrics.parse_setting(name, key, value)
+        except metrics.MetricError as e:
+            _fail(str(e))
+    try:
+        return [metric_progress_callback(FLAGS.eval_metrics, FLAGS.eval_seed, overrides)]
+    except metrics.MetricError as e:
+        _fail(str(e))
+
+
 def main(argv):
     import logging as std_logging
     std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
@@ -149,7 +182,9 @@ def main(argv):
         "runs", f"{FLAGS.method}_{FLAGS.dataset}_{time.strftime('%Y%m%d-%H%M%S')}")
     config = _make_config(run_dir)
     try:
-        trainer = Trainer(config, run_dir)
+        callbacks = _progress_callbacks()
+        eval_every = FLAGS.eval_every or config.checkpoint_every
+        trainer = Trainer(config, run_dir, callbacks=callbacks, eval_every=eval_every)
         logging.info("run directory: %s", os.path.abspath(run_dir))
         logging.info("%s on %s (%s, d=%d, batch %d, %d steps, XLA %s)", config.method, trainer.dataset.describe(),
                      config.architecture, config.latent_dim, config.batch_size, config.steps, trainer.jit)

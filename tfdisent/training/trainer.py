@@ -265,7 +265,8 @@ class Trainer:
                 summaries.write_scalars(writer, step, logs, float(self.model.optimizer.learning_rate), rates)
                 if config.image_every and (step % config.image_every < num_steps or step == config.steps):
                     summaries.write_images(writer, step, self.model, image_batch, logs["kl_per_dim"])
-                if self.eval_every and self.callbacks and (step % self.eval_every < num_steps):
+                if self.eval_every and self.callbacks and (step % self.eval_every < num_steps
+                                                           or step == config.steps):
                     for callback in self.callbacks:
                         callback(step, self.model, self.dataset, writer)
                 if (step % config.checkpoint_every < num_steps
