@@ -33,15 +33,18 @@ def _stateless_seeds(values, salt: int, num: int):
     return tf.unstack(tf.random.experimental.stateless_split(seed, num=num))
 
 
-class ColorDSprites(DSprites):
-    """The sprite takes a random colour U(0.5, 1)^3 per image on a black background."""
-
-    name = "color_dsprites"
+class _RGBDSprites(DSprites):
+    """dSprites' factor grid rendered into 64x64x3 observations; subclasses add the colour noise."""
 
     def __init__(self, data_dir: Optional[str] = None, cache_dir: Optional[str] = None,
                  latent_factor_indices: Optional[Sequence[int]] = None):
         super().__init__(data_dir, cache_dir, latent_factor_indices)
-        self.observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
+
+
+class ColorDSprites(_RGBDSprites):
+    """The sprite takes a random colour U(0.5, 1)^3 per image on a black background."""
+
+    name = "color_dsprites"
 
     def sample_observations_from_factors(self, factors: np.ndarray,
                                          random_state: np.random.RandomState) -> np.ndarray:
@@ -65,15 +68,10 @@ class ColorDSprites(DSprites):
         return batch
 
 
-class NoisyDSprites(DSprites):
+class NoisyDSprites(_RGBDSprites):
     """A white sprite over a U(0, 1)^3 noise background: ``min(sprite + noise, 1)``."""
 
     name = "noisy_dsprites"
-
-    def __init__(self, data_dir: Optional[str] = None, cache_dir: Optional[str] = None,
-                 latent_factor_indices: Optional[Sequence[int]] = None):
-        super().__init__(data_dir, cache_dir, latent_factor_indices)
-        self.observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
 
     def sample_observations_from_factors(self, factors: np.ndarray,
                                          random_state: np.random.RandomState) -> np.ndarray:
@@ -135,7 +133,7 @@ def load_scream_image(path: str) -> np.ndarray:
     return texture
 
 
-class ScreamDSprites(DSprites):
+class ScreamDSprites(_RGBDSprites):
     """The sprite inverts a random 64x64 crop of The Scream (Munch), tinted per image:
     background ``(crop + U(0, 1)^3) / 2``, sprite pixels ``1 - background``.
 
@@ -149,7 +147,6 @@ class ScreamDSprites(DSprites):
                  latent_factor_indices: Optional[Sequence[int]] = None,
                  scream_path: Optional[str] = None):
         super().__init__(data_dir, cache_dir, latent_factor_indices)
-        self.observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
         if scream_path is None and data_dir is not None:
             candidate = os.path.join(data_dir, SCREAM_FILENAME)
             scream_path = candidate if os.path.isfile(candidate) else None
