@@ -1,0 +1,126 @@
+"""Times every metric of ``tfdisent.metrics`` at its default (disentanglement_lib study) settings.
+
+The representation is synthetic and cheap (so the table shows the metrics' own cost, not an
+encoder's): a partly entangled 10-dimensional code of a dSprites-like factor grid (sizes
+3, 6, 40, 32, 32 — the classes that drive the tree fits), from
+``tfdisent.metrics.synthetic.SyntheticRepresentation(kind="mixed", noise_dims=5)`` over
+``IdentityObservations``. UDR compares 5 such models. DCI is timed three ways — the faithful
+scikit-learn trees sequentially and with all cores, and the ``hist`` backend — and the table
+gives the fast backend's deviation from the faithful scores. Finally all single-model metrics
+run once more sharing one ``SampleCache``, as ``tfdisent-evaluate`` does.
+
+    python benchmarks/evaluate_speed.py                  # full defaults, ~10-20 min on 2 cores
+    python benchmarks/evaluate_speed.py --quick          # sizes / 10, ~1 min
+    python benchmarks/evaluate_speed.py --metrics=dci --dci_seeds=3
+
+Measured on the shared 2-core development box (load ~4 from other jobs), full defaults:
+see the report of issue 3 / the lead's notes; numbers vary by 2x with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from tfdisent import metrics
+from tfdisent.data.synthetic import IdentityObservations
+from tfdisent.metrics.synthetic import SyntheticGaussianEncoder, SyntheticRepresentation
+
+DSPRITES_LIKE = (3, 6, 40, 32, 32)
+
+
+def representation(seed: int = 0, **kwargs):
+    return SyntheticRepresentation(DSPRITES_LIKE, "mixed", noise_dims=5, mixing=0.3, noise_scale=0.5,
+                                   seed=seed, **kwargs)
+
+
+def shrink(name: str, factor: int) -> dict:
+    """Default sizes divided by ``factor`` (for --quick)."""
+    if factor == 1:
+        return {}
+    settings = metrics.default_settings(name)
+    overrides = {}
+    for key in ("num_train", "num_eval", "num_test", "num_variance_estimate", "num_data_points"):
+        if key in settings:
+            value = settings[key]
+            overrides[key] = (tuple(sorted({max(10, v // factor) for v in value})) if isinstance(value, tuple)
+                              else max(20, value // factor))
+    return overrides
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", default="all", help="comma list of metrics (default all)")
+    parser.add_argument("--quick", action="store_true", help="divide every sample size by 10")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dci_seeds", type=int, default=1,
+                        help="evaluate the DCI backend deviation over this many seeds")
+    args = parser.parse_args()
+    factor = 10 if args.quick else 1
+    names = metrics.metric_names() if args.metrics == "all" else args.metrics.split(",")
+    dataset = IdentityObservations(DSPRITES_LIKE)
+    rows = []
+
+    for name in names:
+        if name == "udr":
+            models = [SyntheticGaussianEncoder(representation(seed=s)) for s in range(5)]
+            _, seconds = timed(lambda: metrics.compute("udr", dataset, models, np.random.RandomState(args.seed),
+                                                       **shrink("udr", factor)))
+            rows.append(("udr (5 models)", seconds, ""))
+        elif name == "dci":
+            deviations = {}
+            times = {"sklearn, n_jobs=1": 0.0, "sklearn, all cores": 0.0, "hist, all cores": 0.0}
+            for offset in range(args.dci_seeds):
+                seed = args.seed + offset
+                variants = {"sklearn, n_jobs=1": {"n_jobs": 1}, "sklearn, all cores": {},
+                            "hist, all cores": {"backend": "hist"}}
+                results = {}
+                for label, extra in variants.items():
+                    results[label], seconds = timed(lambda: metrics.compute(
+                        "dci", dataset, representation(), np.random.RandomState(seed),
+                        **shrink("dci", factor), **extra))
+                    times[label] += seconds / args.dci_seeds
+                for key, value in results["sklearn, all cores"].items():
+                    deviations.setdefault(key, []).append(results["hist, all cores"][key] - value)
+                print(f"dci seed {seed}: " + "; ".join(
+                    f"{label}: " + ", ".join(f"{k}={v:.4f}" for k, v in result.items())
+                    for label, result in results.items()), flush=True)
+            for label, seconds in times.items():
+                rows.append((f"dci ({label})", seconds, ""))
+            rows[-1] = (rows[-1][0], rows[-1][1], "hist - sklearn: " + ", ".join(
+                f"{key} {np.mean(values):+.4f} (max |{np.max(np.abs(values)):.4f}|)"
+                for key, values in deviations.items()))
+        else:
+            _, seconds = timed(lambda: metrics.compute(name, dataset, representation(),
+                                                       np.random.RandomState(args.seed), **shrink(name, factor)))
+            rows.append((name, seconds, ""))
+        print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
+
+    single = [name for name in names if name != "udr"]
+    if len(single) > 1:
+        cache = metrics.SampleCache()
+        shared_representation = representation()
+        start = time.perf_counter()
+        for name in single:
+            metrics.compute(name, dataset, shared_representation, np.random.RandomState(args.seed), cache=cache,
+                            **shrink(name, factor))
+        rows.append((f"all of {len(single)} with shared samples", time.perf_counter() - start,
+                     f"{cache.hits} sample draws reused"))
+
+    width = max(len(row[0]) for row in rows)
+    print(f"\n{'metric':<{width}}  {'seconds':>8}  notes")
+    print("-" * (width + 20))
+    for label, seconds, note in rows:
+        print(f"{label:<{width}}  {seconds:8.1f}  {note}")
+
+
+if __name__ == "__main__":
+    main()

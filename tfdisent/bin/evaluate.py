@@ -1,0 +1,185 @@
+r"""tfdisent-evaluate: scores an exported model with disentanglement metrics, writes JSON.
+
+    tfdisent-evaluate --model_dir=runs/btc --dataset=dsprites --metrics=all --output_file=results.json
+    tfdisent-evaluate --model_dir=runs/btc/export/3000 --metrics=mig,dci \
+        --metric_override=dci.backend=hist --metric_override='*.num_train=2000' --output_file=r.json
+    tfdisent-evaluate --model_dir=runs/s0,runs/s1,runs/s2 --metrics=udr --output_file=udr.json
+
+--model_dir is a training run directory (its newest export/<version>/ is used) or a SavedModel
+directory whose serving_default signature maps `images` float32 [None,H,W,C] in [0,1] to `mean`
+and `logvar` [None,d]. Metrics: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness,
+irs, unsupervised, downstream, udr (several --model_dir). Defaults are disentanglement_lib's study
+settings; every metric starts from RandomState(--seed).
+
+Exit status: 0 all metrics computed; 1 some metric failed (the others are still written, the
+failure is recorded in the JSON); 2 bad input (path, signature, dataset, metric, override).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from tfdisent.data import dataset_names  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_multi_string(
+    "model_dir", None,
+    "Model to evaluate: a training run directory (uses its newest export/<integer>/) or a SavedModel "
+    "directory with a serving_default signature (images -> mean, logvar). Repeat the flag or give a "
+    "comma list for udr, which compares several models; other metrics use the first one.")
+flags.DEFINE_string("dataset", None,
+                    f"Ground-truth dataset to sample observations and factors from, one of: "
+                    f"{', '.join(dataset_names())}. Default: the dataset recorded in the export's "
+                    "assets.extra/tfdisent_export.json.")
+flags.DEFINE_string("data_dir", None, "Folder with the dataset's official files (procedural datasets need none).")
+flags.DEFINE_string("metrics", "all",
+                    "Comma list of metrics, or 'all' (every metric; udr only when several --model_dir "
+                    "are given). Known: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness, irs, "
+                    "unsupervised, downstream, udr.")
+flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
+                  "Code fed to the metrics: the posterior mean, or a sample mean + exp(logvar/2)*eps "
+                  "(eps from a numpy RandomState seeded with --seed).")
+flags.DEFINE_integer("seed", 0, "Random seed: each metric samples from numpy RandomState(seed), as "
+                     "disentanglement_lib's evaluation.random_seed.")
+flags.DEFINE_string("output_file", None, "JSON report to write (atomically): per metric its scores, the "
+                    "settings used and its wall time, plus model path, dataset and seed.")
+flags.DEFINE_multi_string(
+    "metric_override", [],
+    "Change a metric setting, METRIC.SETTING=VALUE (repeatable); METRIC may be * for every selected "
+    "metric having that setting; tuples are comma lists. E.g. dci.num_train=2000, dci.backend=hist "
+    "(fast trees), '*.num_train=1000', downstream.num_train=100,1000.")
+flags.DEFINE_integer("encode_batch_size", 1024, "Observations per SavedModel call when encoding.",
+                     lower_bound=1)
+
+PROGRAM = "tfdisent-evaluate"
+
+
+def _fail(message: str, code: int = 2):
+    print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _model_dirs() -> list:
+    dirs = [part.strip() for value in (FLAGS.model_dir or []) for part in value.split(",") if part.strip()]
+    if not dirs:
+        _fail("--model_dir is required")
+    return dirs
+
+
+def _dataset_from_export(export_path: str):
+    import json
+    info_file = os.path.join(export_path, "assets.extra", "tfdisent_export.json")
+    try:
+        with open(info_file) as stream:
+            return json.load(stream).get("dataset")
+    except (OSError, ValueError):
+        return None
+
+
+def _progress(message: str) -> None:
+    print(message, flush=True)
+
+
+def main(argv):
+    import logging as std_logging
+    std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
+    if len(argv) > 1:
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.output_file:
+        _fail("--output_file is required")
+
+    from tfdisent.data import DatasetError, load_dataset
+    from tfdisent.evaluation import evaluate
+    from tfdisent.metrics import MetricError
+
+    start = time.perf_counter()
+    model_dirs = _model_dirs()
+    # Cheap checks first (no TensorFlow yet): metric names, overrides, model paths, dataset.
+    try:
+        names = evaluate.expand_metric_names(FLAGS.metrics, len(model_dirs))
+        overrides = evaluate.parse_overrides(FLAGS.metric_override, names)
+    except MetricError as error:
+        _fail(str(error))
+    from tfdisent.evaluation.representation import RepresentationError, resolve_saved_model_dir
+    try:
+        export_paths = [resolve_saved_model_dir(path) for path in model_dirs]
+    except RepresentationError as error:
+        _fail(str(error))
+    dataset_name = FLAGS.dataset or _dataset_from_export(export_paths[0])
+    if not dataset_name:
+        _fail("--dataset is required (the export records no dataset)")
+    if dataset_name not in dataset_names():
+        _fail(f"unknown dataset {dataset_name!r}; known datasets: {', '.join(dataset_names())}")
+    try:
+        kwargs = {"data_dir": FLAGS.data_dir} if FLAGS.data_dir else {}
+        dataset = load_dataset(dataset_name, **kwargs)
+    except (DatasetError, TypeError, OSError) as error:
+        _fail(f"dataset {dataset_name}: {error}")
+
+    from tfdisent.evaluation import representation
+    needs_single = any(not _is_multi(name) for name in names)
+    encoders = []
+    try:
+        for path in (export_paths if any(_is_multi(name) for name in names) else export_paths[:1]):
+            encoder = representation.load_gaussian_encoder(path, dataset.observation_shape,
+                                                           FLAGS.encode_batch_size)
+            representation.check_representation_on_data(dataset, encoder, seed=FLAGS.seed)
+            encoders.append(encoder)
+    except (RepresentationError, DatasetError) as error:
+        _fail(str(error))
+    _progress(f"{PROGRAM}: {len(names)} metric(s) on {dataset_name} with {encoders[0].path} "
+              f"({FLAGS.representation} representation, d={encoders[0].latent_dim}, seed {FLAGS.seed})")
+
+    representation_fn = (representation.make_representation_function(encoders[0], FLAGS.representation, FLAGS.seed)
+                         if needs_single else None)
+    udr_functions = [representation.gaussian_encoder_function(encoder) for encoder in encoders]
+    results = evaluate.run_metrics(dataset, names, FLAGS.seed, representation_fn=representation_fn,
+                                   udr_functions=udr_functions, overrides=overrides, progress=_progress)
+    report = evaluate.build_report(
+        results, dataset_name=dataset_name, seed=FLAGS.seed, representation=FLAGS.representation,
+        model_dir=os.path.abspath(model_dirs[0]), model_path=encoders[0].path,
+        udr_model_paths=[encoder.path for encoder in encoders] if len(encoders) > 1 else None,
+        total_wall_time=time.perf_counter() - start)
+    try:
+        path = evaluate.write_json_atomic(FLAGS.output_file, report)
+    except OSError as error:
+        _fail(f"cannot write {FLAGS.output_file}: {error}")
+    failed = report["failed_metrics"]
+    if failed:
+        print(f"{PROGRAM}: {len(failed)} metric(s) failed: "
+              + "; ".join(f"{name}: {results[name]['error']}" for name in failed), file=sys.stderr)
+    _progress(f"{PROGRAM}: wrote {path}")
+    sys.exit(1 if failed else 0)
+
+
+def _is_multi(name: str) -> bool:
+    from tfdisent import metrics
+    return metrics.is_multi_model(name)
+
+
+def _main_guarded(argv):
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as error:  # noqa: BLE001 - one line, never a traceback wall
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _fail(f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
+
+
+def run():
+    app.run(_main_guarded)
+
+
+if __name__ == "__main__":
+    run()

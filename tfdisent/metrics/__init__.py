@@ -1,0 +1,179 @@
+"""Disentanglement metrics for any model: ``compute(name, dataset, representation_fn, random_state)``.
+
+Each metric is a module with a pure numpy function over codes/factors (tested directly) and a
+``compute`` that draws samples from a ground-truth dataset exactly as disentanglement_lib
+(Locatello et al. 2019) does. Defaults are those of disentanglement_lib's published study configs
+and the score keys are the same (see each module's docstring for the few deliberate deviations).
+
+Example::
+
+    import numpy as np
+    from tfdisent import metrics
+    from tfdisent.data import load_dataset
+
+    dataset = load_dataset("dsprites")
+    scores = metrics.compute("mig", dataset, my_encoder, np.random.RandomState(0), num_train=2000)
+
+``representation_fn`` maps a batch of observations ``[B, *observation_shape]`` to a numpy array
+``[B, d]``; for ``udr`` it is a list of functions returning ``(mean, logvar)``. Pass the same
+:class:`SampleCache` to several calls (``cache=``) to share the encoded i.i.d. samples between
+metrics that draw the same ones (mig, dci, sap, modularity_explicitness, irs, unsupervised,
+downstream all do when started from equal random states).
+
+This package imports only numpy/scipy/scikit-learn and ``tfdisent.data`` — no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from tfdisent.metrics.utils import MetricError, SampleCache, check_dataset, check_random_state, to_python
+
+# name -> module; ``all`` in the CLI means every name below (udr only with several models).
+_MODULES: Dict[str, str] = {
+    "beta_vae": "tfdisent.metrics.beta_vae",
+    "factor_vae": "tfdisent.metrics.factor_vae",
+    "mig": "tfdisent.metrics.mig",
+    "dci": "tfdisent.metrics.dci",
+    "sap": "tfdisent.metrics.sap",
+    "modularity_explicitness": "tfdisent.metrics.modularity_explicitness",
+    "irs": "tfdisent.metrics.irs",
+    "unsupervised": "tfdisent.metrics.unsupervised",
+    "downstream": "tfdisent.metrics.downstream",
+    "udr": "tfdisent.metrics.udr",
+    "sparsity": "tfdisent.metrics.sparsity",
+}
+
+__all__ = ["MetricError", "SampleCache", "compute", "default_settings", "is_multi_model",
+           "metric_names", "parse_setting", "resolve_settings"]
+
+
+def metric_names() -> List[str]:
+    """Names accepted by :func:`compute`, in a stable order (cheap metrics first)."""
+    return list(_MODULES)
+
+
+def _module(name: str):
+    if name not in _MODULES:
+        raise MetricError(f"unknown metric {name!r}; known metrics: {', '.join(_MODULES)}")
+    return importlib.import_module(_MODULES[name])
+
+
+def is_multi_model(name: str) -> bool:
+    """True for metrics that take a list of models (udr)."""
+    return bool(getattr(_module(name), "MULTI_MODEL", False))
+
+
+def default_settings(name: str) -> Dict[str, Any]:
+    """The metric's default settings (disentanglement_lib study config values)."""
+    return dict(_module(name).DEFAULTS)
+
+
+def _coerce(name: str, key: str, value, default):
+    """Checks an override against the type of its default (ints stay ints, etc.)."""
+    def fail():
+        raise MetricError(f"{name}.{key}: expected a value like {default!r}, got {value!r}")
+
+    if isinstance(default, bool):
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        fail()
+    if isinstance(default, int):
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        fail()
+    if isinstance(default, float):
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            return float(value)
+        fail()
+    if isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        fail()
+    if isinstance(default, tuple):
+        items = (value,) if isinstance(value, (str, int, float, np.integer)) else value
+        try:
+            items = tuple(items)
+        except TypeError:
+            fail()
+        element_default = default[0] if default else value
+        return tuple(_coerce(name, key, item, element_default) for item in items)
+    return value
+
+
+def resolve_settings(name: str, **overrides) -> Dict[str, Any]:
+    """Defaults of ``name`` updated with ``overrides``; unknown setting names raise MetricError."""
+    settings = default_settings(name)
+    unknown = sorted(set(overrides) - set(settings))
+    if unknown:
+        raise MetricError(f"{name}: unknown setting(s) {', '.join(unknown)}; "
+                          f"settings are {', '.join(sorted(settings))}")
+    for key, value in overrides.items():
+        settings[key] = _coerce(name, key, value, settings[key])
+    return settings
+
+
+def parse_setting(name: str, key: str, text: str):
+    """Parses a command-line value for setting ``key`` of metric ``name`` (typed like its
+    default; tuples take comma-separated items)."""
+    settings = default_settings(name)
+    if key not in settings:
+        raise MetricError(f"{name}: unknown setting {key!r}; settings are {', '.join(sorted(settings))}")
+    default = settings[key]
+
+    def parse_scalar(item: str, like):
+        item = item.strip()
+        try:
+            if isinstance(like, bool):
+                lowered = item.lower()
+                if lowered in ("true", "1", "yes"):
+                    return True
+                if lowered in ("false", "0", "no"):
+                    return False
+                raise ValueError(item)
+            if isinstance(like, int):
+                return int(item)
+            if isinstance(like, float):
+                return float(item)
+        except ValueError:
+            raise MetricError(f"{name}.{key}: cannot parse {item!r} as {type(like).__name__}") from None
+        return item
+
+    if isinstance(default, tuple):
+        like = default[0] if default else ""
+        return tuple(parse_scalar(item, like) for item in text.split(",") if item.strip())
+    return parse_scalar(text, default)
+
+
+def compute(name: str, dataset, representation_fn, random_state, *,
+            cache: Optional[SampleCache] = None, **overrides) -> dict:
+    """Computes metric ``name`` and returns its scores (a dict with the reference's keys).
+
+    Args:
+      name: one of :func:`metric_names`.
+      dataset: any object with the ground-truth interface (``factor_sizes``,
+        ``observation_shape``, ``sample_factors``, ``sample_observations_from_factors``,
+        ``sample``, ``sample_observations``); observations of any shape.
+      representation_fn: batch of observations -> numpy array [B, d]; for ``udr``, a list of
+        functions each returning ``(mean, logvar)`` arrays [B, d].
+      random_state: ``numpy.random.RandomState`` (an int seed is accepted); all sampling uses it.
+      cache: optional :class:`SampleCache` shared between calls.
+      **overrides: settings to change, e.g. ``num_train=2000`` (see :func:`default_settings`).
+
+    Raises:
+      MetricError: unknown metric or setting, a dataset the metric cannot use, or a
+        representation that is not a finite [B, d] array.
+    """
+    module = _module(name)
+    settings = resolve_settings(name, **overrides)
+    random_state = check_random_state(random_state)
+    check_dataset(dataset, name, needs_factors=module.NEEDS_FACTORS)
+    if not getattr(module, "MULTI_MODEL", False) and not callable(representation_fn):
+        raise MetricError(f"{name}: representation_fn must be callable")
+    scores = module.compute(dataset, representation_fn, random_state, settings, cache)
+    return to_python(scores)

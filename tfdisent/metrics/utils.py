@@ -1,0 +1,391 @@
+"""Helpers shared by the metrics: sampling and batched encoding, the histogram discretizer,
+discrete mutual information, classifier fallbacks, gradient-boosted-tree backends, and a cache
+that shares i.i.d. (codes, factors) draws between metrics.
+
+Conventions (differ from disentanglement_lib on purpose, for readability): codes are
+``[num_points, num_codes]`` and factors ``[num_points, num_factors]`` — disentanglement_lib
+transposes both. Only numpy/scipy/scikit-learn and ``tfdisent.data`` are imported here: the
+metrics must work for any model, TensorFlow or not.
+
+Random-stream fidelity: every draw from the ``random_state`` happens in exactly the order of
+disentanglement_lib (``dataset.sample(batch_size, rs)`` repeatedly, etc.), so the factors and
+observations are bit-identical to the reference for the same seed. Only what follows the draws is
+batched: observations of many draws are concatenated and encoded in one large call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import warnings
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from sklearn import metrics as sk_metrics
+
+RepresentationFn = Callable[[np.ndarray], np.ndarray]
+
+# Upper bounds of one encoding call: whichever is hit first. 256 MB of 64x64x1 float32 images is
+# ~16k images; the SavedModel wrapper splits further into its own batches.
+ENCODE_CHUNK_POINTS = 8192
+ENCODE_CHUNK_BYTES = 256 * 2 ** 20
+
+# Seed of the scikit-learn estimators that take one (GBT, LinearSVC). disentanglement_lib leaves
+# them unseeded; a fixed seed makes our scores reproducible without touching the sampling stream.
+ESTIMATOR_SEED = 0
+
+GBT_BACKENDS = ("sklearn", "hist")
+
+
+class MetricError(ValueError):
+    """A metric cannot run on these inputs; the message says why (one line, user-facing)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Input checks
+
+
+def check_random_state(random_state) -> np.random.RandomState:
+    """The metrics consume a ``numpy.random.RandomState`` (an int seed is accepted as well)."""
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return np.random.RandomState(int(random_state))
+    raise MetricError(f"random_state must be a numpy.random.RandomState or an int seed, "
+                      f"got {type(random_state).__name__}")
+
+
+def check_dataset(dataset, metric: str, needs_factors: bool = True) -> None:
+    """Raises MetricError unless ``dataset`` has the ground-truth interface the metric uses."""
+    required = ["sample", "sample_observations", "observation_shape"]
+    if needs_factors:
+        required += ["factor_sizes", "sample_factors", "sample_observations_from_factors"]
+    missing = [attribute for attribute in required if not hasattr(dataset, attribute)]
+    if missing:
+        raise MetricError(f"{metric}: dataset {type(dataset).__name__} lacks the ground-truth "
+                          f"interface ({', '.join(missing)} missing)")
+    if needs_factors:
+        sizes = tuple(dataset.factor_sizes)
+        if not sizes:
+            raise MetricError(f"{metric}: dataset {getattr(dataset, 'name', type(dataset).__name__)!r} "
+                              "has no ground-truth factors; this metric needs them")
+        if any(int(size) < 1 for size in sizes):
+            raise MetricError(f"{metric}: dataset factor sizes must be positive, got {sizes}")
+
+
+def num_factors_of(dataset) -> int:
+    return len(tuple(dataset.factor_sizes))
+
+
+def check_codes(codes, expected_points: Optional[int] = None, what: str = "representation") -> np.ndarray:
+    """Validates one output of a representation function: finite numbers of shape [B, d]."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise MetricError(f"{what} must be a [batch, dim] array, got shape {codes.shape}")
+    if expected_points is not None and codes.shape[0] != expected_points:
+        raise MetricError(f"{what} returned {codes.shape[0]} rows for {expected_points} observations")
+    if codes.shape[1] == 0:
+        raise MetricError(f"{what} has zero dimensions")
+    if not (np.issubdtype(codes.dtype, np.floating) or np.issubdtype(codes.dtype, np.integer)):
+        raise MetricError(f"{what} must be numeric, got dtype {codes.dtype}")
+    if np.issubdtype(codes.dtype, np.floating) and not np.isfinite(codes).all():
+        bad_rows = int((~np.isfinite(codes)).any(axis=1).sum())
+        raise MetricError(f"{what} contains NaN or infinite values in {bad_rows} of "
+                          f"{codes.shape[0]} points")
+    return codes
+
+
+def check_positive_int(settings: dict, *names: str, minimum: int = 1) -> None:
+    for name in names:
+        value = settings[name]
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+            raise MetricError(f"setting {name} must be an integer >= {minimum}, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Batched encoding
+
+
+def encode_chunk_points(observation_shape: Sequence[int]) -> int:
+    """Observations per encoding call for this observation shape (float32 bytes bound)."""
+    bytes_per_point = 4 * int(np.prod(observation_shape, dtype=np.int64)) or 4
+    return int(max(1, min(ENCODE_CHUNK_POINTS, ENCODE_CHUNK_BYTES // bytes_per_point)))
+
+
+def encode_batches(representation_fn: RepresentationFn, observation_batches: Iterable[np.ndarray],
+                   what: str = "representation") -> np.ndarray:
+    """Encodes a stream of observation batches, concatenating them into large calls.
+
+    ``observation_batches`` is usually a generator that performs the random draws as it is
+    consumed; encoding never touches the random state, so batching does not change the stream.
+    Returns the codes of all observations, in order: [total_points, d].
+    """
+    pending: List[np.ndarray] = []
+    pending_points = 0
+    chunk_points = None
+    outputs: List[np.ndarray] = []
+
+    def flush():
+        nonlocal pending, pending_points
+        if not pending:
+            return
+        observations = pending[0] if len(pending) == 1 else np.concatenate(pending, axis=0)
+        outputs.append(check_codes(representation_fn(observations), len(observations), what))
+        pending, pending_points = [], 0
+
+    for batch in observation_batches:
+        batch = np.asarray(batch)
+        if chunk_points is None:
+            chunk_points = encode_chunk_points(batch.shape[1:])
+        pending.append(batch)
+        pending_points += len(batch)
+        if pending_points >= chunk_points:
+            flush()
+    flush()
+    if not outputs:
+        raise MetricError("no observations were drawn (number of points must be positive)")
+    dims = {output.shape[1] for output in outputs}
+    if len(dims) > 1:
+        raise MetricError(f"{what} returned inconsistent dimensions {sorted(dims)}")
+    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+
+
+def encode_array(representation_fn: RepresentationFn, observations: np.ndarray,
+                 what: str = "representation") -> np.ndarray:
+    """Encodes an array of observations in large chunks."""
+    observations = np.asarray(observations)
+    step = encode_chunk_points(observations.shape[1:])
+    return encode_batches(representation_fn,
+                          (observations[start:start + step] for start in range(0, len(observations), step)),
+                          what)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sample sharing
+
+
+def _state_digest(random_state: np.random.RandomState) -> str:
+    name, keys, position, has_gauss, cached_gaussian = random_state.get_state(legacy=True)
+    digest = hashlib.sha1(name.encode())
+    digest.update(np.ascontiguousarray(keys).tobytes())
+    digest.update(struct.pack("<qqd", int(position), int(has_gauss), float(cached_gaussian)))
+    return digest.hexdigest()
+
+
+class SampleCache:
+    """Shares the i.i.d. (codes, factors) draws of :func:`generate_batch_factor_code`.
+
+    mig, dci, sap, modularity_explicitness, irs, unsupervised and downstream all start by drawing
+    ``num_points`` i.i.d. samples in batches of ``batch_size`` from their random state. When two
+    metrics draw with the same dataset, representation function, sizes **and the same random-state
+    state** (e.g. each metric gets ``RandomState(seed)`` as in disentanglement_lib's study
+    configs), the draws are identical, so the second metric reuses the first one's codes and its
+    random state is fast-forwarded to where the first one's ended. Results are therefore exactly
+    those of drawing again, without encoding again.
+
+    Keyed by (dataset object, representation function object, num_points, batch_size, digest of
+    the random state); holds references so object ids cannot be recycled.
+    """
+
+    def __init__(self, max_entries: int = 64):
+        self.max_entries = max_entries
+        self._entries: dict = {}
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _key(dataset, representation_fn, num_points, batch_size, random_state):
+        return (id(dataset), id(representation_fn), int(num_points), int(batch_size),
+                _state_digest(random_state))
+
+    def lookup(self, dataset, representation_fn, num_points, batch_size, random_state):
+        entry = self._entries.get(self._key(dataset, representation_fn, num_points, batch_size,
+                                            random_state))
+        if entry is None or entry[0] is not dataset or entry[1] is not representation_fn:
+            self.misses += 1
+            return None
+        self.hits += 1
+        _, _, codes, factors, end_state = entry
+        random_state.set_state(end_state)
+        return codes.copy(), factors.copy()
+
+    def store(self, key, dataset, representation_fn, codes, factors, random_state) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (dataset, representation_fn, codes.copy(), factors.copy(),
+                              random_state.get_state(legacy=True))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def generate_batch_factor_code(dataset, representation_fn: RepresentationFn, num_points: int,
+                               random_state: np.random.RandomState, batch_size: int,
+                               cache: Optional[SampleCache] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Draws ``num_points`` i.i.d. (factors, observations) and encodes them.
+
+    Same draws as disentanglement_lib's ``utils.generate_batch_factor_code``: ``dataset.sample``
+    is called with ``batch_size`` points at a time (the last call gets the remainder). The
+    observations of many calls are encoded together. Returns ``(codes [N, d], factors [N, K])``
+    (not transposed, unlike the reference).
+    """
+    if num_points < 1 or batch_size < 1:
+        raise MetricError(f"num_points and batch_size must be >= 1, got {num_points}, {batch_size}")
+    key = None
+    if cache is not None:
+        hit = cache.lookup(dataset, representation_fn, num_points, batch_size, random_state)
+        if hit is not None:
+            return hit
+        key = SampleCache._key(dataset, representation_fn, num_points, batch_size, random_state)
+
+    factor_batches: List[np.ndarray] = []
+
+    def draws() -> Iterator[np.ndarray]:
+        drawn = 0
+        while drawn < num_points:
+            count = min(num_points - drawn, batch_size)
+            factors, observations = dataset.sample(count, random_state)
+            factor_batches.append(np.asarray(factors))
+            yield observations
+            drawn += count
+
+    codes = encode_batches(representation_fn, draws())
+    factors = np.concatenate(factor_batches, axis=0)
+    if cache is not None:
+        cache.store(key, dataset, representation_fn, codes, factors, random_state)
+    return codes, factors
+
+
+# ----------------------------------------------------------------------------------------------
+# Discretization and mutual information
+
+
+def histogram_discretize(values: np.ndarray, num_bins: int = 20) -> np.ndarray:
+    """Per column, labels 1..num_bins of equal-width bins spanning the column's sample range.
+
+    disentanglement_lib's ``histogram_discretizer``: ``np.digitize(x, np.histogram(x, n)[1][:-1])``
+    (the maximum falls in bin ``num_bins``; a constant column gets a single label).
+    ``values`` is [N, D]; returns int64 [N, D].
+    """
+    values = np.asarray(values)
+    labels = np.zeros(values.shape, dtype=np.int64)
+    for column in range(values.shape[1]):
+        edges = np.histogram_bin_edges(values[:, column], num_bins)
+        labels[:, column] = np.digitize(values[:, column], edges[:-1])
+    return labels
+
+
+def mutual_information_matrix(labels_a: np.ndarray, labels_b: np.ndarray) -> np.ndarray:
+    """``m[i, j] = I(a_i; b_j)`` in nats between discrete columns: [N, A] x [N, B] -> [A, B].
+
+    Uses ``sklearn.metrics.mutual_info_score`` (plug-in estimate), as the reference does; note
+    that its values shift slightly between scikit-learn versions (disentanglement_lib#33).
+    """
+    matrix = np.zeros((labels_a.shape[1], labels_b.shape[1]))
+    for i in range(labels_a.shape[1]):
+        for j in range(labels_b.shape[1]):
+            matrix[i, j] = sk_metrics.mutual_info_score(labels_b[:, j], labels_a[:, i])
+    return matrix
+
+
+def discrete_entropy(labels: np.ndarray) -> np.ndarray:
+    """Entropy in nats of each discrete column: [N, K] -> [K] (as ``I(y; y)``)."""
+    return np.array([sk_metrics.mutual_info_score(labels[:, j], labels[:, j])
+                     for j in range(labels.shape[1])])
+
+
+# ----------------------------------------------------------------------------------------------
+# Classifiers
+
+
+class ConstantClassifier:
+    """Stands in for a classifier when the training labels hold a single class (sklearn refuses
+    to fit those; the only sensible prediction is that class)."""
+
+    def __init__(self, label):
+        self.classes_ = np.array([label])
+
+    def predict(self, x):
+        return np.full(len(x), self.classes_[0])
+
+    def predict_proba(self, x):
+        return np.ones((len(x), 1))
+
+
+def fit_classifier(make_model: Callable[[], object], x: np.ndarray, y: np.ndarray):
+    """Fits ``make_model()`` on (x, y) with convergence/future warnings silenced; a
+    :class:`ConstantClassifier` when ``y`` has a single class."""
+    classes = np.unique(y)
+    if len(classes) < 2:
+        return ConstantClassifier(classes[0])
+    model = make_model()
+    # One thread per fit: parallelism comes from fitting factors in separate processes, and
+    # BLAS/OpenMP threads on top of those only oversubscribe the cores.
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        for category in (FutureWarning, UserWarning, ConvergenceWarning):
+            warnings.simplefilter("ignore", category=category)
+        model.fit(x, y)
+    return model
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(model.predict(x) == y))
+
+
+def make_gradient_boosting(backend: str = "sklearn"):
+    """The gradient-boosted-tree classifier of DCI and the downstream task.
+
+    * ``"sklearn"`` (default, faithful): ``GradientBoostingClassifier()`` with library defaults
+      (100 trees, learning rate 0.1, depth 3), as disentanglement_lib.
+    * ``"hist"`` (fast): :class:`tfdisent.metrics.boosting.HistogramGradientBoosting`, the same
+      algorithm on features binned to 255 levels, grown with numpy histograms (~10x faster on
+      10,000 points; ``benchmarks/evaluate_speed.py`` measures the deviation).
+    """
+    if backend == "sklearn":
+        from sklearn.ensemble import GradientBoostingClassifier
+        return GradientBoostingClassifier(random_state=ESTIMATOR_SEED)
+    if backend == "hist":
+        from tfdisent.metrics.boosting import HistogramGradientBoosting
+        return HistogramGradientBoosting()
+    raise MetricError(f"unknown gradient boosting backend {backend!r}; choose one of {GBT_BACKENDS}")
+
+
+def gradient_boosting_importances(model, num_features: int) -> np.ndarray:
+    """Per-feature importances of a fitted booster (mean decrease of the residuals' squared error,
+    normalised); zeros for the constant classifier of a one-class target."""
+    if isinstance(model, ConstantClassifier):
+        return np.zeros(num_features)
+    return np.abs(np.asarray(model.feature_importances_, dtype=np.float64))
+
+
+def parallel_map(function: Callable, argument_tuples: Sequence[tuple], n_jobs: int) -> list:
+    """``[function(*args) for args in argument_tuples]``, in worker processes when
+    ``n_jobs != 1`` (joblib; ``-1`` = all cores). Results keep the input order."""
+    argument_tuples = list(argument_tuples)
+    if not argument_tuples:
+        return []
+    import joblib
+    workers = min(len(argument_tuples), joblib.effective_n_jobs(n_jobs))
+    if workers <= 1:
+        return [function(*arguments) for arguments in argument_tuples]
+    return joblib.Parallel(n_jobs=workers)(joblib.delayed(function)(*arguments)
+                                           for arguments in argument_tuples)
+
+
+def to_python(value):
+    """numpy scalars/arrays -> JSON-friendly Python values."""
+    if isinstance(value, dict):
+        return {key: to_python(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_python(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_python(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
