@@ -122,11 +122,7 @@ def dci_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_tes
 
 def compute(dataset, representation_fn, random_state, settings: dict, cache=None) -> dict:
     utils.check_positive_int(settings, "num_train", "num_test", "batch_size")
-    codes_train, factors_train = utils.generate_batch_factor_code(
-        dataset, representation_fn, settings["num_train"], random_state, settings["batch_size"],
-        cache)
-    codes_test, factors_test = utils.generate_batch_factor_code(
-        dataset, representation_fn, settings["num_test"], random_state, settings["batch_size"],
-        cache)
+    codes_train, factors_train, codes_test, factors_test = utils.train_test_codes(
+        dataset, representation_fn, random_state, settings, cache)
     return dci_from_codes(codes_train, factors_train, codes_test, factors_test,
                           settings["backend"], settings["n_jobs"])

@@ -116,11 +116,7 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test, f
 
 def compute(dataset, representation_fn, random_state, settings: dict, cache=None) -> dict:
     utils.check_positive_int(settings, "num_train", "num_test", "batch_size", "num_bins")
-    codes_train, factors_train = utils.generate_batch_factor_code(
-        dataset, representation_fn, settings["num_train"], random_state, settings["batch_size"],
-        cache)
-    codes_test, factors_test = utils.generate_batch_factor_code(
-        dataset, representation_fn, settings["num_test"], random_state, settings["batch_size"],
-        cache)
+    codes_train, factors_train, codes_test, factors_test = utils.train_test_codes(
+        dataset, representation_fn, random_state, settings, cache)
     return modularity_explicitness_from_codes(codes_train, factors_train, codes_test, factors_test,
                                               settings["num_bins"], settings["n_jobs"])

@@ -86,11 +86,7 @@ def sap_from_codes(codes_train, factors_train, codes_test, factors_test,
 
 def compute(dataset, representation_fn, random_state, settings: dict, cache=None) -> dict:
     utils.check_positive_int(settings, "num_train", "num_test", "batch_size")
-    codes_train, factors_train = utils.generate_batch_factor_code(
-        dataset, representation_fn, settings["num_train"], random_state, settings["batch_size"],
-        cache)
-    codes_test, factors_test = utils.generate_batch_factor_code(
-        dataset, representation_fn, settings["num_test"], random_state, settings["batch_size"],
-        cache)
+    codes_train, factors_train, codes_test, factors_test = utils.train_test_codes(
+        dataset, representation_fn, random_state, settings, cache)
     return sap_from_codes(codes_train, factors_train, codes_test, factors_test,
                           bool(settings["continuous_factors"]), settings["n_jobs"])

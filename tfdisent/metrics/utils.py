@@ -389,3 +389,13 @@ def to_python(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def train_test_codes(dataset, representation_fn, random_state, settings: dict, cache=None):
+    """Independent train and test draws of ``(codes, factors)`` (``num_train``/``num_test`` points in
+    batches of ``batch_size``), train first, as dci, sap and modularity_explicitness draw them."""
+    codes_train, factors_train = generate_batch_factor_code(
+        dataset, representation_fn, settings["num_train"], random_state, settings["batch_size"], cache)
+    codes_test, factors_test = generate_batch_factor_code(
+        dataset, representation_fn, settings["num_test"], random_state, settings["batch_size"], cache)
+    return codes_train, factors_train, codes_test, factors_test
