@@ -1,7 +1,5 @@
 """Each objective's loss is its paper's equation; gradients flow where the papers say."""
 
-import math
-
 import keras
 import numpy as np
 import pytest

@@ -206,7 +206,7 @@ def test_cli_survives_kill_9_and_sigterm_then_resumes(tmp_path):
     final = subprocess.run([sys.executable, "-m", "tfdisent.bin.train", *args], env=env, capture_output=True,
                            text=True, timeout=300)
     assert final.returncode == 0, final.stderr
-    assert f"resumed from" in final.stderr and f"at step {stopped_at}" in final.stderr
+    assert "resumed from" in final.stderr and f"at step {stopped_at}" in final.stderr
     assert "done:" in final.stdout and "(step 60;" in final.stdout
 
 

@@ -15,12 +15,13 @@ signature, float images in [0, 1] to ``serving_default``.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+
+from tfdisent.bin.common import failer  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -47,9 +48,7 @@ flags.DEFINE_integer("batch_size", 64, "Images per request.", lower_bound=1)
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for each request.", lower_bound=0.1)
 
 
-def _fail(message: str, code: int = 2):
-    print(f"tfdisent-encode: error: {message}", file=sys.stderr)
-    sys.exit(code)
+_fail = failer("tfdisent-encode")
 
 
 def main(argv):

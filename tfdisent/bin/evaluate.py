@@ -25,6 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from tfdisent.bin.common import failer  # noqa: E402
+
 from tfdisent.data import dataset_names  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -61,9 +63,7 @@ flags.DEFINE_integer("encode_batch_size", 1024, "Observations per SavedModel cal
 PROGRAM = "tfdisent-evaluate"
 
 
-def _fail(message: str, code: int = 2):
-    print(f"{PROGRAM}: error: {message}", file=sys.stderr)
-    sys.exit(code)
+_fail = failer(PROGRAM)
 
 
 def _model_dirs() -> list:

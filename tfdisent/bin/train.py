@@ -17,6 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from tfdisent.bin.common import failer  # noqa: E402
+
 from tfdisent.data import dataset_names  # noqa: E402
 from tfdisent.methods import METHODS, method_names  # noqa: E402
 from tfdisent.models import ARCHITECTURES  # noqa: E402
@@ -108,9 +110,7 @@ _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", 
                  "checkpoint_every", "checkpoint_secs", "log_every", "image_every", "export")
 
 
-def _fail(message: str, code: int = 2):
-    print(f"tfdisent-train: error: {message}", file=sys.stderr)
-    sys.exit(code)
+_fail = failer("tfdisent-train")
 
 
 def _hyperparameters(method: str) -> dict:

@@ -15,11 +15,12 @@ sprite of the inputs. The model is the run's exported SavedModel; the dataset is
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+
+from tfdisent.bin.common import failer  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -44,9 +45,7 @@ flags.DEFINE_float("active_kl_threshold", 0.1, "A latent is marked active when i
                    "is at least this many nats.", lower_bound=0.0)
 
 
-def _fail(message: str, code: int = 2):
-    print(f"tfdisent-visualize: error: {message}", file=sys.stderr)
-    sys.exit(code)
+_fail = failer("tfdisent-visualize")
 
 
 def main(argv):

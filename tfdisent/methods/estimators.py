@@ -5,8 +5,6 @@ Shapes: ``z``, ``mean``, ``logvar`` are [B, D].
 
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
 
 from tfdisent.models.distributions import gaussian_log_density
