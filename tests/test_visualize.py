@@ -84,7 +84,9 @@ def test_training_helpers_give_summary_ready_arrays():
     assert pairs.shape == (2 * (16 + 2) - 2, 3 * (2 * 12 + 1 + 2) - 2, 3)
     assert picture.square_grid(images).shape == (2 * 17 - 1, 3 * 13 - 1, 3)
     np.testing.assert_array_equal(picture.kl_order([0.1, 3.0, 0.0, 1.0]), [1, 3, 0, 2])
-    np.testing.assert_array_equal(picture.active_latents([0.1, 3.0, 0.0, 0.05]), [True, True, False, False])
+    threshold = picture.ACTIVE_KL_THRESHOLD  # the boundary itself counts as active
+    np.testing.assert_array_equal(picture.active_latents([threshold, 3.0, 0.0, threshold / 2]),
+                                  [True, True, False, False])
     with pytest.raises(ValueError):
         picture.traversal_grid(images, 4, [True] * 4)
 

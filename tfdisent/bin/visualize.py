@@ -41,7 +41,7 @@ flags.DEFINE_float("traversal_limit", 2.0, "Traversal grids sweep each latent ov
                    lower_bound=0.0)
 flags.DEFINE_integer("num_frames", 20, "Frames per animated traversal.", lower_bound=2)
 flags.DEFINE_float("fps", 10.0, "Frames per second of the GIFs.", lower_bound=0.1)
-flags.DEFINE_float("active_kl_threshold", 0.1, "A latent is marked active when its average KL to the prior "
+flags.DEFINE_float("active_kl_threshold", 0.5, "A latent is marked active when its average KL to the prior "
                    "is at least this many nats.", lower_bound=0.0)
 
 
