@@ -21,7 +21,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfdisent.methods.base import GaussianVAE
-from tfdisent.methods.estimators import TC_ESTIMATORS, total_correlation
+from tfdisent.methods.estimators import TC_ESTIMATORS, total_correlations
 from tfdisent.methods.hyperparameters import Hyperparameter
 
 
@@ -43,9 +43,11 @@ class BetaTCVAE(GaussianVAE):
         self.tc_estimator = tc_estimator
 
     def regularizer(self, kl, mean, logvar, z):
-        tc = total_correlation(z, mean, logvar, self.dataset_size, self.tc_estimator)
+        log_mss = self.tc_estimator == "mws" and z.shape[0] is not None and self.dataset_size >= z.shape[0] > 1
+        estimates = total_correlations(z, mean, logvar, self.dataset_size,
+                                       (self.tc_estimator, "mss") if log_mss else (self.tc_estimator,))
+        tc = estimates[self.tc_estimator]
         terms = {"regularizer": self.kl_term(kl) + (self.beta - 1.0) * tc, "total_correlation": tc}
-        if self.tc_estimator == "mws" and z.shape[0] is not None and self.dataset_size >= z.shape[0] > 1:
-            terms["total_correlation_mss"] = tf.stop_gradient(
-                total_correlation(z, mean, logvar, self.dataset_size, "mss"))
+        if log_mss:
+            terms["total_correlation_mss"] = tf.stop_gradient(estimates["mss"])
         return terms

@@ -5,6 +5,8 @@ Shapes: ``z``, ``mean``, ``logvar`` are [B, D].
 
 from __future__ import annotations
 
+from typing import Dict, Sequence
+
 import tensorflow as tf
 
 from tfdisent.models.distributions import gaussian_log_density
@@ -31,9 +33,10 @@ def _stratified_log_weights(batch_size: int, dataset_size: int) -> tf.Tensor:
     return tf.math.log(weights)
 
 
-def total_correlation(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, dataset_size: int,
-                      estimator: str = "mws") -> tf.Tensor:
-    """Minibatch estimate of TC(q(z)) = KL(q(z) || prod_l q(z_l)) (Chen et al. 2018, Sec. 3 / App. C).
+def total_correlations(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, dataset_size: int,
+                       estimators: Sequence[str] = ("mws",)) -> Dict[str, tf.Tensor]:
+    """Minibatch estimates of TC(q(z)) = KL(q(z) || prod_l q(z_l)) (Chen et al. 2018, Sec. 3 / App. C),
+    one per name in ``estimators``, all from one [B, B, D] matrix of pairwise log-densities.
 
     ``mws`` (minibatch weighted sampling), with log q(z_i) ~ logsumexp_j log q(z_i|x_j) - log(B N)
     and the same per dimension; disentanglement_lib implements this but drops the
@@ -41,14 +44,24 @@ def total_correlation(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, dataset_
     meaningless, so it is kept here. ``mss`` (minibatch stratified sampling) uses the importance
     weights of :func:`_stratified_log_weights`; it needs N >= B. Always through logsumexp.
     """
-    batch_size = tf.shape(z)[0]
     log_qz_given_x = _pairwise_log_density(z, mean, logvar)  # [B, B, D]
+    return {name: _total_correlation_from_pairwise(log_qz_given_x, dataset_size, name) for name in estimators}
+
+
+def total_correlation(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, dataset_size: int,
+                      estimator: str = "mws") -> tf.Tensor:
+    """One estimate of :func:`total_correlations`."""
+    return total_correlations(z, mean, logvar, dataset_size, (estimator,))[estimator]
+
+
+def _total_correlation_from_pairwise(log_qz_given_x: tf.Tensor, dataset_size: int, estimator: str) -> tf.Tensor:
     if estimator == "mws":
-        log_norm = tf.math.log(tf.cast(batch_size, z.dtype) * float(dataset_size))
+        batch_size = tf.shape(log_qz_given_x)[0]
+        log_norm = tf.math.log(tf.cast(batch_size, log_qz_given_x.dtype) * float(dataset_size))
         log_qz = tf.reduce_logsumexp(tf.reduce_sum(log_qz_given_x, axis=2), axis=1) - log_norm
         log_prod_qzl = tf.reduce_sum(tf.reduce_logsumexp(log_qz_given_x, axis=1) - log_norm, axis=1)
     elif estimator == "mss":
-        static_batch = z.shape[0]
+        static_batch = log_qz_given_x.shape[0]
         if static_batch is None:
             raise ValueError("the mss estimator needs a static batch size")
         if dataset_size < static_batch:
