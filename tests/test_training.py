@@ -218,3 +218,12 @@ def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
     assert np.isfinite(results["loss"])
     import keras
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for later models
+
+
+def test_cli_corrupt_saved_config_is_a_one_line_error(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{not json")
+    result = _cli(f"--output_dir={run}")
+    assert result.returncode == 2
+    assert "cannot read run config" in result.stderr and "Traceback" not in result.stderr

@@ -132,9 +132,8 @@ def _make_config(run_dir: str):
     saved_path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(saved_path):
         # Resume: the saved settings, overridden only by flags given on this command line.
+        # A different --method is refused by the Trainer's resumability check, like any other change.
         config = TrainConfig.load(saved_path)
-        if FLAGS["method"].present and FLAGS.method != config.method:
-            _fail(f"{run_dir} holds a {config.method} run, not {FLAGS.method}; choose another --output_dir")
         for name in _CONFIG_FLAGS:
             if FLAGS[name].present:
                 setattr(config, name, FLAGS[name].value)
@@ -180,8 +179,8 @@ def main(argv):
 
     run_dir = FLAGS.output_dir or os.path.join(
         "runs", f"{FLAGS.method}_{FLAGS.dataset}_{time.strftime('%Y%m%d-%H%M%S')}")
-    config = _make_config(run_dir)
     try:
+        config = _make_config(run_dir)  # a corrupt saved config.json is a one-line error too
         callbacks = _progress_callbacks()
         eval_every = FLAGS.eval_every or config.checkpoint_every
         trainer = Trainer(config, run_dir, callbacks=callbacks, eval_every=eval_every)
