@@ -151,8 +151,8 @@ class Trainer:
         self.dataset = dataset if dataset is not None else load_dataset(config.dataset, **kwargs)
         self.model = build_model(config, self.dataset)
         self.jit = use_xla(config.jit_compile)
-        seeds = derive_seeds(config.seed)
-        self.iterator = iter(training_dataset(self.dataset, config.batch_size, seeds["data"]))
+        self.seeds = derive_seeds(config.seed)
+        self.iterator = iter(training_dataset(self.dataset, config.batch_size, self.seeds["data"]))
         self.plateau = _PlateauState()
         self.plateau_callback = None
         if config.lr_plateau_patience:
@@ -240,7 +240,7 @@ class Trainer:
         writer = tf.summary.create_file_writer(os.path.join(self.run_dir, LOG_DIR))
         if start_step == 0:
             summaries.write_hparams(writer, config.to_dict(), self.model.get_hyperparameters())
-        image_batch = self.dataset.sample_observations(8, np.random.RandomState(derive_seeds(config.seed)["data"]))
+        image_batch = self.dataset.sample_observations(8, np.random.RandomState(self.seeds["data"]))
         previous = {signal.SIGINT: signal.getsignal(signal.SIGINT),
                     signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
         for signum in previous:
