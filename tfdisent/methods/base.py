@@ -19,6 +19,7 @@ from typing import Dict, Optional, Tuple
 import keras
 import tensorflow as tf
 
+from tfdisent.data import pipeline
 from tfdisent.models import distributions
 from tfdisent.methods.hyperparameters import Hyperparameter, defaults
 from tfdisent.methods.schedules import CapacitySchedule
@@ -58,6 +59,15 @@ class GaussianVAE(keras.Model):
         """Called once with the training dataset before the optimizer is built, for objectives whose
         parameters depend on the data (e.g. a prior fitted to its principal components). Default: no-op."""
         del dataset
+
+    def training_dataset(self, dataset, batch_size: int, seed: int) -> tf.data.Dataset:
+        """The infinite ``tf.data`` stream of training batches this objective's ``train_step`` takes.
+
+        Default: i.i.d. observation batches (:func:`tfdisent.data.pipeline.training_dataset`).
+        Objectives that learn from other data (pairs of observations, labelled subsets) override it;
+        the result must be a deterministic function of ``seed`` whose iterator is checkpointable.
+        """
+        return pipeline.training_dataset(dataset, batch_size, seed)
 
     # --- pieces shared by all objectives --------------------------------------------------------
     @property

@@ -31,7 +31,6 @@ import tensorflow as tf
 from absl import logging
 
 from tfdisent.data import GroundTruthData, load_dataset
-from tfdisent.data.pipeline import training_dataset
 from tfdisent.methods import CapacitySchedule, GaussianVAE, get_method, resolve_hyperparameters
 from tfdisent.models import build_architecture
 from tfdisent.training import summaries
@@ -152,7 +151,7 @@ class Trainer:
         self.model = build_model(config, self.dataset)
         self.jit = use_xla(config.jit_compile)
         self.seeds = derive_seeds(config.seed)
-        self.iterator = iter(training_dataset(self.dataset, config.batch_size, self.seeds["data"]))
+        self.iterator = iter(self.model.training_dataset(self.dataset, config.batch_size, self.seeds["data"]))
         self.plateau = _PlateauState()
         self.plateau_callback = None
         if config.lr_plateau_patience:
