@@ -15,6 +15,18 @@ def _isolated_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(scope="session")
+def ray_session():
+    """One small local Ray instance per test session (per xdist worker); tests that use it carry
+    ``@pytest.mark.xdist_group("ray")`` so that, with ``--dist loadgroup``, one worker runs them all."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 object_store_memory=200 * 1024 * 1024)
+    yield ray
+    ray.shutdown()
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run tests marked @pytest.mark.slow")
