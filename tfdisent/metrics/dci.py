@@ -43,7 +43,7 @@ from tfdisent.metrics import utils
 NAME = "dci"
 REFERENCE_NAME = "dci"
 NEEDS_FACTORS = True
-DEFAULTS = {"num_train": 10000, "num_test": 5000, "batch_size": 16, "backend": "sklearn",
+DEFAULTS = {"num_train": 10000, "num_test": 5000, "batch_size": 16, "backend": "exact",
             "n_jobs": -1}
 SCORE_KEYS = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
 
@@ -58,7 +58,7 @@ def _fit_one_factor(codes_train, labels_train, codes_test, labels_test, backend)
 
 def importance_matrix_gbt(codes_train: np.ndarray, factors_train: np.ndarray,
                           codes_test: np.ndarray, factors_test: np.ndarray,
-                          backend: str = "sklearn", n_jobs: int = -1
+                          backend: str = "exact", n_jobs: int = -1
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Importance matrix [num_codes, num_factors] and per-factor train/test accuracies."""
     if backend not in utils.GBT_BACKENDS:
@@ -111,7 +111,7 @@ def completeness(importance: np.ndarray) -> float:
 
 
 def dci_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_test: np.ndarray,
-                   factors_test: np.ndarray, backend: str = "sklearn", n_jobs: int = -1) -> dict:
+                   factors_test: np.ndarray, backend: str = "exact", n_jobs: int = -1) -> dict:
     importance, train_accuracy, test_accuracy = importance_matrix_gbt(
         codes_train, factors_train, codes_test, factors_test, backend, n_jobs)
     return {"disentanglement": disentanglement(importance),
