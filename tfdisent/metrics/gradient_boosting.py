@@ -150,7 +150,7 @@ def _left_sum(residual, row, start, end, pos, new_pos, sum_left, sum_total):
 
 @numba.njit(cache=True, nogil=True)
 def _grow_tree(columns, order, residual, seed, max_depth, features, constant_features, goes_left,
-               buffer, split_feature, threshold, is_split, leaf_start, leaf_end, leaf_id, leaf_row,
+               buffer, node_samples, split_feature, threshold, is_split, leaf_start, leaf_end, leaf_id, leaf_row,
                importance):
     """Grows one regression tree on ``residual`` depth first, exactly as scikit-learn.
 
@@ -169,6 +169,10 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
     # feature whose row is (children at max_depth are leaves: only that row is partitioned).
     stack_int = np.empty((2 * max_depth + 2, 6), dtype=np.int64)
     stack_impurity = np.empty(2 * max_depth + 2)
+    # The node's residual sum and sum of squares, summed as scikit-learn's Criterion.init does:
+    # over the node's samples in the order its parent's split left them in.
+    stack_sum = np.empty(2 * max_depth + 2)
+    stack_square = np.empty(2 * max_depth + 2)
     stack_int[0, 0] = 0
     stack_int[0, 1] = num_points
     stack_int[0, 2] = 0
@@ -176,6 +180,8 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
     stack_int[0, 4] = 0
     stack_int[0, 5] = -1
     stack_impurity[0] = np.inf
+    stack_sum[0] = 0.0  # the root's are summed in sample order below
+    stack_square[0] = 0.0
     top = 1
     leaves = 0
     first = True
@@ -187,16 +193,9 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
         if sorted_row < 0:
             sorted_row = 0
         impurity = stack_impurity[top]
+        sum_total = stack_sum[top]
+        square_total = stack_square[top]
         count = end - start
-        # Criterion.init: node totals (in this node's order of one feature).
-        sum_total = 0.0
-        square_total = 0.0
-        if depth < max_depth and count >= 2:
-            row = order[sorted_row]
-            for q in range(start, end):
-                value = residual[row[q]]
-                sum_total += value
-                square_total += value * value
         if first:
             # The root's totals in sample order, as scikit-learn's first node_reset.
             sum_total = 0.0
@@ -210,6 +209,7 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
         best_feature = -1
         best_pos = end
         best_threshold = 0.0
+        last_sorted = 0
         n_total_constants = n_known
         n_left = 0
         n_right = 0
@@ -234,6 +234,7 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
                     continue
                 f_j += n_found_constants
                 feature = features[f_j]
+                last_sorted = feature  # scikit-learn sorts the node's samples by it
                 row = order[feature]
                 values = columns[feature]
                 if values[row[end - 1]] <= values[row[start]] + _FEATURE_THRESHOLD:
@@ -274,11 +275,27 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
             for f in range(n_known, n_known + n_found_constants):
                 constant_features[f] = features[f]
             if best_pos < end:
-                row = order[best_feature]
-                sum_left = _left_sum(residual, row, start, end, start, best_pos, 0.0, sum_total)
+                # scikit-learn's sample order now: sorted by the last feature it sorted by, then
+                # partition_samples_final's swaps (equal to it when that feature has no ties).
+                row = order[last_sorted]
+                values = columns[best_feature]
+                for q in range(start, end):
+                    node_samples[q] = row[q]
+                low = start
+                high = end
+                while low < high:
+                    if values[node_samples[low]] <= best_threshold:
+                        low += 1
+                    else:
+                        high -= 1
+                        tmp = node_samples[low]
+                        node_samples[low] = node_samples[high]
+                        node_samples[high] = tmp
+                # Criterion.reset + update(best_pos) and children_impurity in that order.
+                sum_left = _left_sum(residual, node_samples, start, end, start, best_pos, 0.0, sum_total)
                 square_left = 0.0
                 for q in range(start, best_pos):
-                    value = residual[row[q]]
+                    value = residual[node_samples[q]]
                     square_left += value * value
                 n_left = best_pos - start
                 n_right = end - best_pos
@@ -339,6 +356,15 @@ def _grow_tree(columns, order, residual, seed, max_depth, features, constant_fea
             stack_int[top, 4] = n_total_constants
             stack_int[top, 5] = children_sorted_row
             stack_impurity[top] = impurity_right if child == 0 else impurity_left
+            # The child's Criterion.init sums, in the partitioned order.
+            child_sum = 0.0
+            child_square = 0.0
+            for q in range(stack_int[top, 0], stack_int[top, 1]):
+                value = residual[node_samples[q]]
+                child_sum += value
+                child_square += value * value
+            stack_sum[top] = child_sum
+            stack_square[top] = child_square
             top += 1
     return leaves
 
@@ -356,6 +382,7 @@ def _fit_stages(columns, presorted, labels, raw, seeds, learning_rate, max_depth
     constant_features = np.empty(num_features, dtype=np.int64)
     goes_left = np.empty(num_points, dtype=np.bool_)
     buffer = np.empty(num_points, dtype=presorted.dtype)
+    node_samples = np.empty(num_points, dtype=presorted.dtype)
     max_leaves = 1 << max_depth
     leaf_start = np.empty(max_leaves, dtype=np.int64)
     leaf_end = np.empty(max_leaves, dtype=np.int64)
@@ -374,7 +401,7 @@ def _fit_stages(columns, presorted, labels, raw, seeds, learning_rate, max_depth
             order[:, :] = presorted
             importance[:] = 0.0
             leaves = _grow_tree(columns, order, residual[k], seeds[stage, k], max_depth, features,
-                                constant_features, goes_left, buffer, split_feature[stage, k],
+                                constant_features, goes_left, buffer, node_samples, split_feature[stage, k],
                                 threshold[stage, k], is_split[stage, k], leaf_start, leaf_end,
                                 leaf_id, leaf_row, importance)
             if is_split[stage, k, 0]:
