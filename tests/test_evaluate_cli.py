@@ -15,8 +15,8 @@ from tfdisent.metrics import MetricError
 # Small settings so that all metrics run in seconds on the 10-factor dummy dataset.
 FAST_OVERRIDES = ["*.num_train=200", "*.num_test=100", "*.n_jobs=1", "beta_vae.num_eval=50",
                   "factor_vae.num_eval=50", "factor_vae.num_variance_estimate=300",
-                  "downstream.num_train=20", "downstream.num_test=50", "downstream.gbt_backend=hist",
-                  "dci.backend=hist"]
+                  "downstream.num_train=20", "downstream.num_test=50", "downstream.gbt_backend=exact",
+                  "dci.backend=exact"]
 
 
 def _save_encoder(path, latent_dim=6, seed=0, nan=False, channels=1):

@@ -47,31 +47,33 @@ def test_disentangled_top_rotated_low_but_informative_noise_chance():
     assert noise["disentanglement"] < 0.1
 
 
-@pytest.mark.parametrize("num_classes", [2, 4])
-def test_hist_booster_reproduces_sklearn_gbt_on_a_value_grid(num_classes):
-    from sklearn.ensemble import GradientBoostingClassifier
+@pytest.mark.parametrize("kind", ["disentangled", "rotated", "noise"])
+def test_exact_backend_equals_sklearn_backend_within_0_01(kind):
+    exact = score(kind)  # the default backend
+    reference = score(kind, backend="sklearn")
+    assert set(exact) == set(reference)
+    for key in reference:
+        assert exact[key] == pytest.approx(reference[key], abs=0.01), key
 
-    from tfdisent.metrics.boosting import HistogramGradientBoosting
 
+def test_binary_and_single_class_factors_as_the_sklearn_backend():
     rs = np.random.RandomState(0)
-    labels = rs.randint(num_classes, size=600)
-    # Fewer than 255 distinct values per feature: the bins hold single values, as sklearn sees them.
-    features = np.stack([labels + rs.randint(3, size=600), rs.randint(20, size=600),
-                         2 * labels + rs.randint(5, size=600)], axis=1).astype(float)
-    reference = GradientBoostingClassifier(random_state=0).fit(features, labels)
-    fast = HistogramGradientBoosting().fit(features, labels)
-    np.testing.assert_allclose(fast.feature_importances_, reference.feature_importances_, atol=2e-3)
-    assert np.mean(fast.predict(features) == reference.predict(features)) > 0.99
+    factors = np.stack([rs.randint(2, size=500), np.zeros(500, int), rs.randint(4, size=500)], axis=1)
+    codes = np.concatenate([factors + 0.3 * rs.randn(500, 3), rs.randn(500, 2)], axis=1)
+    exact = dci.importance_matrix_gbt(codes[:300], factors[:300], codes[300:], factors[300:], "exact", 1)
+    reference = dci.importance_matrix_gbt(codes[:300], factors[:300], codes[300:], factors[300:], "sklearn", 1)
+    # The single-class factor gets a constant classifier: no importance, perfect accuracy.
+    np.testing.assert_array_equal(exact[0][:, 1], 0.0)
+    assert exact[1][1] == exact[2][1] == 1.0
+    for ours, theirs in zip(exact, reference):
+        np.testing.assert_allclose(ours, theirs, atol=0.01)
+    assert np.argmax(exact[0][:, 0]) == 0 and np.argmax(exact[0][:, 2]) == 2
 
 
-def test_fast_backend_stays_close_and_parallel_matches_sequential():
-    faithful = score("mixed", mixing=0.4)
-    fast = score("mixed", mixing=0.4, backend="hist")
-    for key in faithful:
-        assert fast[key] == pytest.approx(faithful[key], abs=0.03), key
-    assert score("mixed", mixing=0.4, n_jobs=2) == faithful
+def test_parallel_matches_sequential_and_unknown_backend_is_refused():
+    assert score("mixed", mixing=0.4, n_jobs=2) == score("mixed", mixing=0.4)
     with pytest.raises(metrics.MetricError, match="backend"):
-        score("mixed", backend="xgboost")
+        score("mixed", backend="hist")
 
 
 def test_invariant_to_permuting_and_flipping_dimensions():

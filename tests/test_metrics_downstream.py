@@ -44,7 +44,7 @@ def test_rotation_keeps_linear_decodability():
 
 
 def test_fast_backend_and_bad_settings():
-    fast = score("disentangled", num_train=(300,), predictors=("gradient_boosting_classifier",), gbt_backend="hist")
+    fast = score("disentangled", num_train=(300,), predictors=("gradient_boosting_classifier",), gbt_backend="exact")
     assert fast["boosted_trees/300:mean_test_accuracy"] > 0.95
     with pytest.raises(metrics.MetricError, match="predictors"):
         score("disentangled", predictors=("svm",))

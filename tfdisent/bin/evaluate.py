@@ -2,7 +2,7 @@ r"""tfdisent-evaluate: scores an exported model with disentanglement metrics, wr
 
     tfdisent-evaluate --model_dir=runs/btc --dataset=dsprites --metrics=all --output_file=results.json
     tfdisent-evaluate --model_dir=runs/btc/export/3000 --metrics=mig,dci \
-        --metric_override=dci.backend=hist --metric_override='*.num_train=2000' --output_file=r.json
+        --metric_override=dci.backend=sklearn --metric_override='*.num_train=2000' --output_file=r.json
     tfdisent-evaluate --model_dir=runs/s0,runs/s1,runs/s2 --metrics=udr --output_file=udr.json
 
 --model_dir is a training run directory (its newest export/<version>/ is used) or a SavedModel
@@ -56,7 +56,7 @@ flags.DEFINE_string("output_file", None, "JSON report to write (atomically): per
 flags.DEFINE_multi_string(
     "metric_override", [],
     "Change a metric setting, METRIC.SETTING=VALUE (repeatable); METRIC may be * for every selected "
-    "metric having that setting; tuples are comma lists. E.g. dci.num_train=2000, dci.backend=hist "
+    "metric having that setting; tuples are comma lists. E.g. dci.num_train=2000, dci.backend=sklearn "
     "(fast trees), '*.num_train=1000', downstream.num_train=100,1000.")
 flags.DEFINE_integer("encode_batch_size", 1024, "Observations per SavedModel call when encoding.",
                      lower_bound=1)

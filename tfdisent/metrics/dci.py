@@ -15,13 +15,13 @@ Reference: disentanglement_lib ``evaluation/metrics/dci.py`` (gin ``dci``), stud
 num_train=10000, num_test=5000, batch_size=16; ``GradientBoostingClassifier()``; keys
 ``disentanglement``, ``completeness``, ``informativeness_train``, ``informativeness_test``.
 
-Speed: the trees dominate the reference's run time (4-6 min for 10,000 points of a
-dSprites-like code on one core). Factors are fitted in parallel processes (``n_jobs``, default
-all cores; one thread each) with the faithful estimator. ``backend="hist"`` runs the same
-boosting algorithm on features binned to 255 levels (:mod:`tfdisent.metrics.boosting`), ~10x
-faster (24 s instead of 248 s at the defaults on the benchmark's dSprites-like code). Measured
-deviation there (``benchmarks/evaluate_speed.py``, 2 seeds): disentanglement -0.005,
-completeness +0.003, informativeness_train -0.013, informativeness_test +0.012.
+Speed: the trees dominate (scikit-learn's estimator: 4-6 min for 10,000 points of a
+dSprites-like code on one core). ``backend="exact"`` (default) is
+:class:`tfdisent.metrics.gradient_boosting.ExactGradientBoosting`, scikit-learn's
+``GradientBoostingClassifier()`` re-implemented on presorted features (numba): the same trees,
+importances and predictions for the same seed (up to rounding-level near-ties, see that module),
+>10x faster (``benchmarks/dci_speed.py``). ``backend="sklearn"`` runs scikit-learn's estimator
+itself. Factors are fitted in parallel processes (``n_jobs``, default all cores; one thread each).
 
 Deviations from the reference:
 * The trees are seeded (``random_state=0``); the reference leaves them unseeded.
@@ -43,7 +43,7 @@ from tfdisent.metrics import utils
 NAME = "dci"
 REFERENCE_NAME = "dci"
 NEEDS_FACTORS = True
-DEFAULTS = {"num_train": 10000, "num_test": 5000, "batch_size": 16, "backend": "sklearn",
+DEFAULTS = {"num_train": 10000, "num_test": 5000, "batch_size": 16, "backend": "exact",
             "n_jobs": -1}
 SCORE_KEYS = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
 
@@ -58,7 +58,7 @@ def _fit_one_factor(codes_train, labels_train, codes_test, labels_test, backend)
 
 def importance_matrix_gbt(codes_train: np.ndarray, factors_train: np.ndarray,
                           codes_test: np.ndarray, factors_test: np.ndarray,
-                          backend: str = "sklearn", n_jobs: int = -1
+                          backend: str = "exact", n_jobs: int = -1
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Importance matrix [num_codes, num_factors] and per-factor train/test accuracies."""
     if backend not in utils.GBT_BACKENDS:
@@ -111,7 +111,7 @@ def completeness(importance: np.ndarray) -> float:
 
 
 def dci_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_test: np.ndarray,
-                   factors_test: np.ndarray, backend: str = "sklearn", n_jobs: int = -1) -> dict:
+                   factors_test: np.ndarray, backend: str = "exact", n_jobs: int = -1) -> dict:
     importance, train_accuracy, test_accuracy = importance_matrix_gbt(
         codes_train, factors_train, codes_test, factors_test, backend, n_jobs)
     return {"disentanglement": disentanglement(importance),

@@ -24,7 +24,7 @@ Deviations from the reference:
   its two configs starts from the same seed and the fits do not consume the random state.
 * ``LogisticRegressionCV`` uses today's scikit-learn defaults (lbfgs, multinomial) with
   ``scoring="accuracy"`` pinned (the 2019 default; scikit-learn 1.11 switches to log-loss).
-* Trees are seeded; ``gbt_backend="hist"`` offers the fast booster (see ``dci``). Factors are
+* Trees are seeded; ``gbt_backend="exact"`` offers the fast exact booster (see ``dci``). Factors are
   fitted in parallel (``n_jobs``). One-class factors get a constant classifier.
 """
 
