@@ -103,6 +103,22 @@ def check_positive_int(settings: dict, *names: str, minimum: int = 1) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Gaussian posteriors
+
+
+def gaussian_kl_per_dimension(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """Average over the rows of ``KL(N(mean, exp(logvar)) || N(0, 1))`` per dimension, in nats.
+
+    Closed form ``0.5 (mu^2 + exp(logvar) - logvar - 1)`` (Kingma & Welling 2014, App. B), computed
+    in float64; ``mean``/``logvar`` are [N, d], the result [d]. The one numpy home of this formula
+    (UDR's KL filter and the KL pictures use it; the TensorFlow version used in training is
+    :func:`tfdisent.models.distributions.kl_divergence_per_dim`).
+    """
+    mean, logvar = np.asarray(mean, np.float64), np.asarray(logvar, np.float64)
+    return (0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0)).mean(axis=0)
+
+
+# ----------------------------------------------------------------------------------------------
 # Batched encoding
 
 

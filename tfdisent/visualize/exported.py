@@ -11,6 +11,7 @@ from typing import Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tfdisent.evaluation.encoding import encode_in_batches
 from tfdisent.export.layout import read_metadata
 
 
@@ -35,13 +36,8 @@ class ExportedModel:
 
     def encode(self, observations: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Posterior parameters ``(mean, logvar)`` [N, d] of float observations in [0, 1]."""
-        means, logvars = [], []
-        for start in range(0, len(observations), self.batch_size):
-            out = self._encode(images=tf.constant(np.asarray(observations[start:start + self.batch_size],
-                                                             np.float32)))
-            means.append(out["mean"].numpy())
-            logvars.append(out["logvar"].numpy())
-        return np.concatenate(means), np.concatenate(logvars)
+        return encode_in_batches(lambda batch: self._encode(images=tf.constant(batch)), observations,
+                                 self.batch_size)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """E[x|z] in [0, 1] for latent codes [N, d]."""

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Optional
 
-from tfdisent.export.layout import EXPORT_DIR, latest_version, read_metadata
+from tfdisent.export.layout import EXPORT_DIR, ExportNotFoundError, latest_export, read_metadata
 
 CONFIG_FILE = "config.json"  # written by tfdisent.training (TrainConfig.save)
 LOG_DIR = "logs"             # TensorBoard logdir of the run; logs/train is the training run
@@ -62,10 +62,12 @@ def locate_run(model_dir: str, version: Optional[int] = None) -> RunInfo:
         raise RunDirError(f"{config_path} does not name a dataset; is it a tfdisent-train config?")
     export_base = os.path.join(model_dir, EXPORT_DIR)
     if version is None:
-        version = latest_version(export_base)
-        if version is None:
+        try:
+            version = int(os.path.basename(latest_export(export_base)))
+        except ExportNotFoundError:
             raise RunDirError(f"{model_dir} has no exported SavedModel ({export_base}/<version>/saved_model.pb); "
-                              "finish training (tfdisent-train exports at the end) or rerun it with --export")
+                              "finish training (tfdisent-train exports at the end) or rerun it with --export") \
+                from None
     export_dir = os.path.join(export_base, str(int(version)))
     if not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
         raise RunDirError(f"no SavedModel at {export_dir}; versions present: {_versions(export_base)}")
