@@ -12,7 +12,8 @@ numpy functions the metrics consume:
   (disentanglement_lib's ``sampled_representation``; TF randomness there, numpy here);
 * ``(mean, logvar)`` pairs for UDR.
 
-Encoding runs in large batches (``batch_size``, default 1024) through the concrete signature.
+Encoding runs in batches (``batch_size``, default :data:`tfdisent.evaluation.encoding.DEFAULT_BATCH_SIZE`)
+through the concrete signature.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfdisent.evaluation.encoding import encode_in_batches
+from tfdisent.evaluation.encoding import DEFAULT_BATCH_SIZE, encode_in_batches
 from tfdisent.export.layout import ExportNotFoundError, find_tf1_hub_module, is_saved_model_dir, latest_export
 
 REPRESENTATIONS = ("mean", "sampled")
@@ -66,7 +67,7 @@ class GaussianEncoder:
     """
 
     def __init__(self, path: str, observation_shape: Optional[Sequence[int]] = None,
-                 batch_size: int = 1024, signature_name: str = "serving_default"):
+                 batch_size: int = DEFAULT_BATCH_SIZE, signature_name: str = "serving_default"):
         import tensorflow as tf  # deferred: only the CLI/evaluation path needs TensorFlow
 
         self._tf = tf
@@ -170,7 +171,7 @@ class GaussianEncoder:
 
 
 def load_gaussian_encoder(path: str, observation_shape: Optional[Sequence[int]] = None,
-                          batch_size: int = 1024) -> GaussianEncoder:
+                          batch_size: int = DEFAULT_BATCH_SIZE) -> GaussianEncoder:
     """Loads and checks a SavedModel (or a training run's latest export)."""
     return GaussianEncoder(path, observation_shape, batch_size)
 

@@ -11,7 +11,8 @@ import json
 import os
 from typing import Optional
 
-from tfdisent.export.layout import EXPORT_DIR, ExportNotFoundError, latest_export, read_metadata
+from tfdisent.export.layout import (EXPORT_DIR, ExportNotFoundError, dlib_dataset_name, find_tf1_hub_module,
+                                    latest_export, read_metadata)
 
 CONFIG_FILE = "config.json"  # written by tfdisent.training (TrainConfig.save)
 LOG_DIR = "logs"             # TensorBoard logdir of the run; logs/train is the training run
@@ -32,7 +33,7 @@ class RunInfo:
     metadata: dict       # assets.extra/tfdisent_export.json of that version
 
     @property
-    def dataset(self) -> str:
+    def dataset(self) -> Optional[str]:
         return self.metadata.get("dataset") or self.config["dataset"]
 
     @property
@@ -45,11 +46,19 @@ class RunInfo:
 
 
 def locate_run(model_dir: str, version: Optional[int] = None) -> RunInfo:
-    """Reads ``<model_dir>/config.json`` and picks ``export/<version>`` (default: the latest)."""
+    """Reads ``<model_dir>/config.json`` and picks ``export/<version>`` (default: the latest).
+
+    A disentanglement_lib model (its ``model/tfhub`` TF1 Hub module, or the folder holding it) is
+    accepted too: version 0, ``export_dir`` the module, the dataset from its training gin (None when
+    the gin is missing: the caller must then be told the dataset)."""
     if not model_dir:
         raise RunDirError("--model_dir is required (a directory written by tfdisent-train)")
     if not os.path.isdir(model_dir):
         raise RunDirError(f"run directory {model_dir} does not exist")
+    hub_dir = find_tf1_hub_module(model_dir)
+    if hub_dir is not None:  # a disentanglement_lib model: no config.json, settings in its gin
+        dataset = dlib_dataset_name(hub_dir)
+        return RunInfo(os.path.abspath(model_dir), {"dataset": dataset}, 0, hub_dir, {"dataset": dataset})
     config_path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(config_path):
         raise RunDirError(f"{model_dir} is not a tfdisent run directory: it has no {CONFIG_FILE}")
