@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
+
+# This checkout's tfdisent, not an installed copy (python puts benchmarks/ first on the path).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -88,8 +92,9 @@ def main() -> None:
     rates = {name: count / float(np.median(values)) for name, values in seconds.items()}
     reference = rates["forward (Keras tf.function, batch 1024)"]
     width = max(len(name) for name in rates)
+    import tfdisent
     print(f"\n{count} images 64x64x1, dlib_conv d=10, median of {args.rounds} interleaved rounds "
-          f"(CPU: {os.cpu_count()} cores)")
+          f"(CPU: {os.cpu_count()} cores; tfdisent from {os.path.dirname(tfdisent.__file__)})")
     print(f"{'variant':<{width}}  {'img/s':>8}  vs forward")
     for name, rate in rates.items():
         print(f"{name:<{width}}  {rate:8.0f}  {rate / reference:6.2f}")

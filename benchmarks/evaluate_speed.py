@@ -51,13 +51,18 @@ factor_vae (0.97M) ~2.5 min, while the other metrics share 15,000 encodings (~2.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
-from tfdisent import metrics
-from tfdisent.data.synthetic import IdentityObservations
-from tfdisent.metrics.synthetic import SyntheticGaussianEncoder, SyntheticRepresentation
+# This checkout's tfdisent, not an installed copy (python puts benchmarks/ first on the path).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tfdisent import metrics  # noqa: E402
+from tfdisent.data.synthetic import IdentityObservations  # noqa: E402
+from tfdisent.metrics.synthetic import SyntheticGaussianEncoder, SyntheticRepresentation  # noqa: E402
 
 DSPRITES_LIKE = (3, 6, 40, 32, 32)
 
@@ -159,7 +164,6 @@ def main():
 
 def time_suite(factor: int, seed: int) -> None:
     """The full default suite as ``tfdisent-evaluate --metrics=all`` runs it, synthetic code vs encoder."""
-    import os
     import tempfile
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

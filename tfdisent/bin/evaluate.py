@@ -70,7 +70,7 @@ flags.DEFINE_multi_string(
     "Change a metric setting, METRIC.SETTING=VALUE (repeatable); METRIC may be * for every selected "
     "metric having that setting; tuples are comma lists. E.g. dci.num_train=2000, dci.backend=hist "
     "(fast trees), '*.num_train=1000', downstream.num_train=100,1000.")
-flags.DEFINE_integer("encode_batch_size", 256, "Observations per model call when encoding (256 measured "
+flags.DEFINE_integer("encode_batch_size", 128, "Observations per model call when encoding (128 measured "
                      "fastest on CPU, see benchmarks/encode_speed.py; larger may suit a GPU).",
                      lower_bound=1)
 

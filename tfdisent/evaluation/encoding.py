@@ -14,9 +14,9 @@ from typing import Any, Callable, Mapping, Optional, Tuple
 
 import numpy as np
 
-# Measured (benchmarks/encode_speed.py, 2-core CPU): a dlib_conv encoder runs 1.3-1.9x faster in batches
-# of 256 than of 1024 (activations of a large batch fall out of the caches); see BUILD_NOTES.
-DEFAULT_BATCH_SIZE = 256
+# Measured (benchmarks/encode_speed.py, 2-core CPU, three runs): a dlib_conv encoder runs 1.4-1.8x faster
+# in batches of 128 than of 1024 (activations of a large batch fall out of the caches); see BUILD_NOTES.
+DEFAULT_BATCH_SIZE = 128
 
 
 def _as_pair(outputs: Any) -> Tuple[np.ndarray, np.ndarray]:
