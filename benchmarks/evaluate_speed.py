@@ -13,6 +13,16 @@ run once more sharing one ``SampleCache``, as ``tfdisent-evaluate`` does.
     python benchmarks/evaluate_speed.py                  # full defaults, ~10-20 min on 2 cores
     python benchmarks/evaluate_speed.py --quick          # sizes / 10, ~1 min
     python benchmarks/evaluate_speed.py --metrics=dci --dci_seeds=3
+    python benchmarks/evaluate_speed.py --suite             # the full default suite, as tfdisent-evaluate
+    python benchmarks/evaluate_speed.py --suite --quick     #   runs it, on the synthetic code and on a
+                                                            #   dlib_conv encoder (random-init export)
+
+``--suite`` times ``tfdisent.evaluation.evaluate.run_metrics`` over ``--metrics=all`` (every
+single-model metric, one seed per metric, no shared samples) twice: on the synthetic code above,
+and on a random-init ``dlib_conv`` encoder (64x64x1, d = 10) exported with ``export_saved_model``
+and read back through the evaluator's ``GaussianEncoder`` over procedural dSprites, so encoding
+and rendering costs show. Throughput does not depend on the weights; the scores of a random
+encoder mean nothing.
 
 Measured on the shared 2-core development box (other jobs running; expect 2x swings), full
 defaults, seed 0 (DCI rows: mean of seeds 0 and 1):
@@ -41,13 +51,18 @@ factor_vae (0.97M) ~2.5 min, while the other metrics share 15,000 encodings (~2.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
-from tfdisent import metrics
-from tfdisent.data.synthetic import IdentityObservations
-from tfdisent.metrics.synthetic import SyntheticGaussianEncoder, SyntheticRepresentation
+# This checkout's tfdisent, not an installed copy (python puts benchmarks/ first on the path).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tfdisent import metrics  # noqa: E402
+from tfdisent.data.synthetic import IdentityObservations  # noqa: E402
+from tfdisent.metrics.synthetic import SyntheticGaussianEncoder, SyntheticRepresentation  # noqa: E402
 
 DSPRITES_LIKE = (3, 6, 40, 32, 32)
 
@@ -84,7 +99,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dci_seeds", type=int, default=1,
                         help="evaluate the DCI backend deviation over this many seeds")
+    parser.add_argument("--suite", action="store_true",
+                        help="time the whole default suite on the synthetic code and on a dlib_conv encoder")
     args = parser.parse_args()
+    if args.suite:
+        return time_suite(10 if args.quick else 1, args.seed)
     factor = 10 if args.quick else 1
     names = metrics.metric_names() if args.metrics == "all" else args.metrics.split(",")
     dataset = IdentityObservations(DSPRITES_LIKE)
@@ -141,6 +160,48 @@ def main():
     print("-" * (width + 20))
     for label, seconds, note in rows:
         print(f"{label:<{width}}  {seconds:8.1f}  {note}")
+
+
+def time_suite(factor: int, seed: int) -> None:
+    """The full default suite as ``tfdisent-evaluate --metrics=all`` runs it, synthetic code vs encoder."""
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfdisent.evaluation import evaluate
+
+    names = evaluate.expand_metric_names("all", 1)
+    overrides = {name: shrink(name, factor) for name in names if shrink(name, factor)}
+    rows = []
+
+    def run(label, dataset, representation_fn):
+        start = time.perf_counter()
+        results = evaluate.run_metrics(dataset, names, seed, representation_fn=representation_fn,
+                                       overrides=overrides, progress=lambda message: print(message, flush=True))
+        total = time.perf_counter() - start
+        slowest = sorted(results.items(), key=lambda item: -item[1]["wall_time_seconds"])[:4]
+        rows.append((label, total, ", ".join(f"{name} {entry['wall_time_seconds']:.0f}" for name, entry in slowest)))
+
+    run(f"suite of {len(names)} on the synthetic code", IdentityObservations(DSPRITES_LIKE), representation())
+
+    from tfdisent.data import load_dataset
+    from tfdisent.evaluation.representation import GaussianEncoder, mean_representation
+    from tfdisent.export import export_saved_model
+    from tfdisent.models import build_architecture
+
+    encoder, decoder = build_architecture("dlib_conv", (64, 64, 1), 10)
+    encoder(np.zeros((1, 64, 64, 1), np.float32))
+    decoder(np.zeros((1, 10), np.float32))
+    export = export_saved_model(encoder, decoder, tempfile.mkdtemp(prefix="evaluate_speed_"), (64, 64, 1), 10,
+                                version=1, warmup=False)
+    run(f"suite of {len(names)} on a dlib_conv encoder (dsprites)", load_dataset("dsprites"),
+        mean_representation(GaussianEncoder(export, (64, 64, 1))))
+
+    width = max(len(row[0]) for row in rows)
+    print(f"\n{'suite' + (' (sizes / %d)' % factor if factor > 1 else ''):<{width}}  {'seconds':>8}  slowest metrics (s)")
+    print("-" * (width + 40))
+    for label, seconds, note in rows:
+        print(f"{label:<{width}}  {seconds:8.1f}  {note}")
+    print(f"encoder / synthetic: {rows[1][1] / rows[0][1]:.2f}x")
 
 
 if __name__ == "__main__":

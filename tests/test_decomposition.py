@@ -17,9 +17,14 @@ from tfdisent.metrics.sparsity import compute_sparsity, normalized_hoyer_sparsit
 from tfdisent.models import build_architecture
 from tfdisent.models.priors import DecompositionPrior, mixture_means, pca_logits, prior_scale
 from tfdisent.training import Trainer, TrainConfig
-from tfdisent.visualize.aggregate_posterior import (aggregate_posterior_log_density, density_grid, encode,
+from tfdisent.evaluation.encoding import encode_in_batches, keras_encoder_function
+from tfdisent.visualize.aggregate_posterior import (aggregate_posterior_log_density, density_grid,
                                                     mass_near_modes, plot_aggregate_posterior,
                                                     sample_aggregate_posterior)
+
+
+def encode(encoder, observations):
+    return encode_in_batches(keras_encoder_function(encoder), observations)
 
 FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags")
 

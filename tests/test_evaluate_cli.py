@@ -16,7 +16,7 @@ from tfdisent.metrics import MetricError
 FAST_OVERRIDES = ["*.num_train=200", "*.num_test=100", "*.n_jobs=1", "beta_vae.num_eval=50",
                   "factor_vae.num_eval=50", "factor_vae.num_variance_estimate=300",
                   "downstream.num_train=20", "downstream.num_test=50", "downstream.gbt_backend=exact",
-                  "dci.backend=exact"]
+                  "dci.backend=exact", "fairness.num_test_points_per_class=5"]
 
 
 def _save_encoder(path, latent_dim=6, seed=0, nan=False, channels=1):
@@ -85,6 +85,7 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
         "unsupervised": {"gaussian_total_correlation", "gaussian_wasserstein_correlation",
                          "gaussian_wasserstein_correlation_norm", "mutual_info_score"},
         "downstream": {"logistic_regression/20:mean_test_accuracy", "boosted_trees/20:mean_test_accuracy"},
+        "fairness": {"mean_fairness:mean_pred:mean_sens", "max_fairness:max_pred:max_sens"},
     }
     assert set(expected_keys) <= set(report["metrics"]) and "udr" not in report["metrics"]  # udr: several models
     for name, keys in expected_keys.items():
@@ -95,7 +96,9 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
             assert np.isfinite(entry[key]), (name, key)
     assert report["metrics"]["dci"]["settings"]["num_train"] == 200
     assert report["metrics"]["factor_vae"]["num_active_dims"] == 6
-    assert report["metrics"]["sap"]["shared_samples"]  # reuses dci's encodings
+    # Independent randomness by default: own seed per metric, no shared encodings.
+    assert report["share_samples"] is False and not report["metrics"]["sap"]["shared_samples"]
+    assert len({entry["seed"] for entry in report["metrics"].values()}) == len(report["metrics"])
     total = len(report["metrics"])
     for index, name in enumerate(report["metrics"], 1):
         assert f"[{index}/{total}] {name}: done" in result.stdout
@@ -116,6 +119,17 @@ def test_udr_over_several_models_and_sampled_representation(models, tmp_path):
         assert scores[key][0][2][0] > scores[key][0][1][0] + 0.1, key
     assert len(report["udr_model_paths"]) == 3 and report["representation"] == "sampled"
     assert "discrete_mig" in report["metrics"]["mig"]
+
+
+def test_share_samples_flag_reuses_encodings(models, tmp_path):
+    output = tmp_path / "shared.json"
+    result = run_cli(f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap", "--seed=4",
+                     "--share_samples", f"--output_file={output}",
+                     *overrides("mig.num_train=100", "sap.num_train=100", "sap.num_test=50"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(output.read_text())
+    assert report["share_samples"] is True and report["metrics"]["sap"]["shared_samples"]  # mig's draw
+    assert report["metrics"]["mig"]["seed"] == report["metrics"]["sap"]["seed"] == 4
 
 
 def test_one_failing_metric_is_recorded_and_the_others_written(models, tmp_path):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tfdisent.models import images as picture_images
 from tfdisent.models import traversals as picture
 from tfdisent.visualize import kl as kl_module
 from tfdisent.visualize import projector, traversals
@@ -73,22 +74,22 @@ class FakeModel:
 # -- pure picture helpers ----------------------------------------------------------------------
 
 def test_training_helpers_give_summary_ready_arrays():
-    """The numpy helpers in tfdisent.models.traversals that training summaries can use."""
+    """The numpy helpers in tfdisent.models.traversals/images that training summaries can use."""
     images = np.random.RandomState(0).uniform(size=(6, 16, 12, 1)).astype(np.float32)
-    grid = picture.traversal_grid(images, 2, [True, False], border=2, pad=1)
+    grid = picture_images.traversal_grid(images, 2, [True, False], border=2, pad=1)
     assert grid.shape == (2 * (16 + 4 + 1) - 1, 3 * (12 + 4 + 1) - 1, 3) and grid.dtype == np.float32
     assert 0.0 <= grid.min() and grid.max() <= 1.0
-    np.testing.assert_allclose(grid[0, 0], picture.ACTIVE_COLOUR)       # frame of an active row
-    np.testing.assert_allclose(grid[-1, 0], picture.INACTIVE_COLOUR)    # frame of an inactive row
-    pairs = picture.paired_grid(images, images, num_columns=3)
+    np.testing.assert_allclose(grid[0, 0], picture_images.ACTIVE_COLOUR)       # frame of an active row
+    np.testing.assert_allclose(grid[-1, 0], picture_images.INACTIVE_COLOUR)    # frame of an inactive row
+    pairs = picture_images.paired_grid(images, images, num_columns=3)
     assert pairs.shape == (2 * (16 + 2) - 2, 3 * (2 * 12 + 1 + 2) - 2, 3)
-    assert picture.square_grid(images).shape == (2 * 17 - 1, 3 * 13 - 1, 3)
+    assert picture_images.square_grid(images).shape == (2 * 17 - 1, 3 * 13 - 1, 3)
     np.testing.assert_array_equal(picture.kl_order([0.1, 3.0, 0.0, 1.0]), [1, 3, 0, 2])
     threshold = picture.ACTIVE_KL_THRESHOLD  # the boundary itself counts as active
     np.testing.assert_array_equal(picture.active_latents([threshold, 3.0, 0.0, threshold / 2]),
                                   [True, True, False, False])
     with pytest.raises(ValueError):
-        picture.traversal_grid(images, 4, [True] * 4)
+        picture_images.traversal_grid(images, 4, [True] * 4)
 
 
 def test_traversal_image_sorts_rows_by_kl_and_marks_active_ones():
@@ -103,8 +104,8 @@ def test_traversal_image_sorts_rows_by_kl_and_marks_active_ones():
     np.testing.assert_allclose(codes[2, :, 0], values)
     row_height = 8 + 2 * traversals.BORDER + traversals.PAD
     corner = lambda row: image[traversals.HEADER_HEIGHT + row * row_height, traversals.LABEL_WIDTH]  # noqa: E731
-    orange = np.round(np.array(picture.ACTIVE_COLOUR) * 255)
-    grey = np.round(np.array(picture.INACTIVE_COLOUR) * 255)
+    orange = np.round(np.array(picture_images.ACTIVE_COLOUR) * 255)
+    grey = np.round(np.array(picture_images.INACTIVE_COLOUR) * 255)
     np.testing.assert_array_equal(corner(0), orange)
     np.testing.assert_array_equal(corner(1), orange)
     np.testing.assert_array_equal(corner(2), grey)
@@ -148,7 +149,7 @@ def test_kl_per_dimension_and_chart():
     np.testing.assert_allclose(kl_module.kl_per_dimension(mean, logvar), expected)
     chart = kl_module.kl_bar_chart(np.array([0.0, 2.0, 0.3]), width_px=500, height_px=300)
     assert chart.shape == (300, 500, 3) and chart.dtype == np.uint8
-    assert (np.abs(chart.astype(int) - np.round(np.array(picture.ACTIVE_COLOUR) * 255)).sum(-1) < 4).any()
+    assert (np.abs(chart.astype(int) - np.round(np.array(picture_images.ACTIVE_COLOUR) * 255)).sum(-1) < 4).any()
 
 
 def test_sprite_and_metadata_limits(tmp_path):

@@ -5,11 +5,15 @@ r"""tfdisent-evaluate: scores an exported model with disentanglement metrics, wr
         --metric_override=dci.backend=sklearn --metric_override='*.num_train=2000' --output_file=r.json
     tfdisent-evaluate --model_dir=runs/s0,runs/s1,runs/s2 --metrics=udr --output_file=udr.json
 
---model_dir is a training run directory (its newest export/<version>/ is used) or a SavedModel
+--model_dir is a training run directory (its newest export/<version>/ is used), a SavedModel
 directory whose serving_default signature maps `images` float32 [None,H,W,C] in [0,1] to `mean`
-and `logvar` [None,d]. Metrics: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness,
-irs, unsupervised, downstream, udr (several --model_dir). Defaults are disentanglement_lib's study
-settings; every metric starts from RandomState(--seed).
+and `logvar` [None,d], or one of disentanglement_lib's released models (its TF1 Hub module
+`model/tfhub/`, or the model folder holding it; the `gaussian_encoder` signature is used and the
+dataset is read from `model/results/gin/train.gin`). Loading a model runs its graph: only load
+models you trust. Metrics: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness,
+irs, unsupervised, downstream, fairness, udr (several --model_dir). Defaults are disentanglement_lib's
+study settings; each metric gets its own seed derived from --seed (or, with --share_samples, every
+metric starts from RandomState(--seed) and shares encoded samples).
 
 Exit status: 0 all metrics computed; 1 some metric failed (the others are still written, the
 failure is recorded in the JSON); 2 bad input (path, signature, dataset, metric, override).
@@ -34,8 +38,9 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_multi_string(
     "model_dir", None,
-    "Model to evaluate: a training run directory (uses its newest export/<integer>/) or a SavedModel "
-    "directory with a serving_default signature (images -> mean, logvar). Repeat the flag or give a "
+    "Model to evaluate: a training run directory (uses its newest export/<integer>/), a SavedModel "
+    "directory with a serving_default signature (images -> mean, logvar), or a disentanglement_lib "
+    "model (its model/tfhub TF1 Hub module or the folder holding it). Repeat the flag or give a "
     "comma list for udr, which compares several models; other metrics use the first one.")
 flags.DEFINE_string("dataset", None,
                     f"Ground-truth dataset to sample observations and factors from, one of: "
@@ -45,12 +50,20 @@ flags.DEFINE_string("data_dir", None, "Folder with the dataset's official files 
 flags.DEFINE_string("metrics", "all",
                     "Comma list of metrics, or 'all' (every metric; udr only when several --model_dir "
                     "are given). Known: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness, irs, "
-                    "unsupervised, downstream, udr.")
+                    "unsupervised, downstream, fairness, udr.")
 flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
                   "Code fed to the metrics: the posterior mean, or a sample mean + exp(logvar/2)*eps "
-                  "(eps from a numpy RandomState seeded with --seed).")
-flags.DEFINE_integer("seed", 0, "Random seed: each metric samples from numpy RandomState(seed), as "
-                     "disentanglement_lib's evaluation.random_seed.")
+                  "(eps from a numpy RandomState of its own, re-seeded for every metric).")
+flags.DEFINE_integer("seed", 0, "Random seed of the run. Each metric samples from its own numpy RandomState "
+                     "seeded with the first 4 bytes of SHA-256('<seed>/<representation>/<metric>') (one "
+                     "seed per (representation, metric), as disentanglement_lib's reproduce pipeline; "
+                     "recorded as the metric's 'seed' in the report). With --share_samples every metric "
+                     "uses RandomState(seed).")
+flags.DEFINE_bool("share_samples", False,
+                  "Speed option: every metric starts from RandomState(--seed) and metrics that draw the same "
+                  "i.i.d. samples (mig, dci, sap, modularity_explicitness, irs, unsupervised, downstream) "
+                  "encode them once. Faster, but their estimation noise is then correlated, which inflates "
+                  "agreement between metrics; off by default.")
 flags.DEFINE_string("output_file", None, "JSON report to write (atomically): per metric its scores, the "
                     "settings used and its wall time, plus model path, dataset and seed.")
 flags.DEFINE_multi_string(
@@ -58,7 +71,8 @@ flags.DEFINE_multi_string(
     "Change a metric setting, METRIC.SETTING=VALUE (repeatable); METRIC may be * for every selected "
     "metric having that setting; tuples are comma lists. E.g. dci.num_train=2000, dci.backend=sklearn "
     "(fast trees), '*.num_train=1000', downstream.num_train=100,1000.")
-flags.DEFINE_integer("encode_batch_size", 1024, "Observations per SavedModel call when encoding.",
+flags.DEFINE_integer("encode_batch_size", 128, "Observations per model call when encoding (128 measured "
+                     "fastest on CPU, see benchmarks/encode_speed.py; larger may suit a GPU).",
                      lower_bound=1)
 
 PROGRAM = "tfdisent-evaluate"
@@ -75,11 +89,13 @@ def _model_dirs() -> list:
 
 
 def _dataset_from_export(export_path: str):
-    import json
-    info_file = os.path.join(export_path, "assets.extra", "tfdisent_export.json")
+    """The dataset recorded with the model: our export's metadata, or a disentanglement_lib
+    module's training gin (``dataset.name``, mapped to our names)."""
+    from tfdisent.export.layout import dlib_dataset_name, find_tf1_hub_module, read_metadata
     try:
-        with open(info_file) as stream:
-            return json.load(stream).get("dataset")
+        if find_tf1_hub_module(export_path) == export_path:
+            return dlib_dataset_name(export_path)
+        return read_metadata(export_path).get("dataset")
     except (OSError, ValueError):
         return None
 
@@ -142,12 +158,13 @@ def main(argv):
                          if needs_single else None)
     udr_functions = [representation.gaussian_encoder_function(encoder) for encoder in encoders]
     results = evaluate.run_metrics(dataset, names, FLAGS.seed, representation_fn=representation_fn,
-                                   udr_functions=udr_functions, overrides=overrides, progress=_progress)
+                                   udr_functions=udr_functions, overrides=overrides, progress=_progress,
+                                   share_samples=FLAGS.share_samples, representation=FLAGS.representation)
     report = evaluate.build_report(
         results, dataset_name=dataset_name, seed=FLAGS.seed, representation=FLAGS.representation,
         model_dir=os.path.abspath(model_dirs[0]), model_path=encoders[0].path,
         udr_model_paths=[encoder.path for encoder in encoders] if len(encoders) > 1 else None,
-        total_wall_time=time.perf_counter() - start)
+        total_wall_time=time.perf_counter() - start, share_samples=FLAGS.share_samples)
     try:
         path = evaluate.write_json_atomic(FLAGS.output_file, report)
     except OSError as error:

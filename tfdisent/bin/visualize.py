@@ -26,7 +26,10 @@ from absl import app, flags, logging  # noqa: E402
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model_dir", None, "Run directory written by tfdisent-train (holds config.json and "
-                    "export/<version>/).")
+                    "export/<version>/), or a disentanglement_lib model (its model/tfhub TF1 Hub module or "
+                    "the folder holding it). Loading a model runs its graph: only load models you trust.")
+flags.DEFINE_string("dataset", None, "Dataset to draw, overriding the one recorded with the model (needed for a "
+                    "disentanglement_lib module without results/gin/train.gin).")
 flags.DEFINE_string("output_dir", None, "Where the pictures go. Default: <model_dir>/visualizations.")
 flags.DEFINE_integer("num_samples", 5, "Dataset samples whose codes are traversed: one PNG grid and five GIFs "
                      "each.", lower_bound=1)
@@ -67,7 +70,8 @@ def main(argv):
     try:
         summary = visualize_run(FLAGS.model_dir, FLAGS.output_dir, FLAGS.num_samples, FLAGS.projector_points,
                                 FLAGS.gifs, FLAGS.seed, FLAGS.data_dir, FLAGS.export_version, FLAGS.num_values,
-                                FLAGS.traversal_limit, FLAGS.num_frames, FLAGS.fps, FLAGS.active_kl_threshold)
+                                FLAGS.traversal_limit, FLAGS.num_frames, FLAGS.fps, FLAGS.active_kl_threshold,
+                                dataset_name=FLAGS.dataset)
     except (RunDirError, DatasetError, ValueError, OSError) as error:
         _fail(str(error))
     files = summary["files"]

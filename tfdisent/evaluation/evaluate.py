@@ -1,22 +1,38 @@
 """Runs a list of metrics on one model (and UDR on several) and writes one JSON report.
 
-Each metric gets a fresh ``numpy.random.RandomState(seed)``, as every metric config of
-disentanglement_lib's studies sets ``evaluation.random_seed``. Metrics that start with the same
-i.i.d. draw therefore share it through one :class:`tfdisent.metrics.SampleCache` (encoded once).
+Independent randomness per metric (default), as disentanglement_lib's reproduce pipeline
+(``bin/dlib_reproduce`` draws one seed per (representation, metric) from ``RandomState(0)``): each
+metric runs with ``RandomState(metric_seed(seed, representation, metric))``, where
+:func:`metric_seed` is the first four bytes (little-endian) of SHA-256 of
+``"<seed>/<representation>/<metric>"``. The seed of one metric therefore depends only on the run's
+seed and its own name (not on which other metrics run, nor their order), and two metrics draw
+different samples, so their estimation noise is independent. A representation with its own noise
+(the ``sampled`` one) is re-seeded before every metric from ``metric_seed(seed, representation,
+metric + "/noise")``, so its noise too does not depend on what ran before.
+
+``share_samples=True`` is the speed option: every metric gets ``RandomState(seed)`` (the study
+configs' ``evaluation.random_seed``) and one :class:`tfdisent.metrics.SampleCache`, so metrics that
+start with the same i.i.d. draw (mig, dci, sap, modularity_explicitness, irs, unsupervised,
+downstream) encode it once; the sampled representation's noise restarts from
+``metric_seed(seed, representation, "shared/noise")`` before each metric. Scores are then
+correlated across metrics through their common samples.
+
 A failing metric is recorded (``"error"``) and the others still run. The report is written
 atomically (temporary file in the same directory + ``os.replace``).
 
 Report layout::
 
     {"model_path": ..., "model_dir": ..., "dataset": ..., "seed": 0, "representation": "mean",
+     "share_samples": false,
      "metrics": {"mig": {"discrete_mig": 0.21, "settings": {...}, "wall_time_seconds": 3.1,
-                         "shared_samples": false},
+                         "seed": 1234567, "shared_samples": false},
                  "sap": {"error": "MetricError: ...", "settings": {...}, "wall_time_seconds": 0.1}},
      "failed_metrics": ["sap"], "total_wall_time_seconds": ...}
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -100,20 +116,39 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def metric_seed(seed: int, representation: str, metric: str) -> int:
+    """The seed of one (representation, metric) pair of a run seeded with ``seed``: the first four
+    bytes (little-endian) of SHA-256 of ``"<seed>/<representation>/<metric>"``, in [0, 2**32).
+
+    disentanglement_lib's ``dlib_reproduce`` gives each (representation, metric) its own seed too,
+    drawn from ``RandomState(0)`` in the order of its sorted config files; a hash keeps each seed
+    independent of which other metrics are evaluated (the reference's numbers are not reproduced).
+    """
+    digest = hashlib.sha256(f"{int(seed)}/{representation}/{metric}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
 def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
                 representation_fn: Optional[Callable] = None,
                 udr_functions: Optional[Sequence[Callable]] = None,
                 overrides: Optional[Dict[str, dict]] = None,
-                progress: Optional[Callable[[str], None]] = print) -> Dict[str, dict]:
-    """Computes each metric; returns ``{name: scores + settings + wall time (or error)}``."""
+                progress: Optional[Callable[[str], None]] = print,
+                share_samples: bool = False, representation: str = "mean") -> Dict[str, dict]:
+    """Computes each metric; returns ``{name: scores + settings + seed + wall time (or error)}``.
+
+    By default each metric samples from its own ``RandomState(metric_seed(seed, representation,
+    name))``; ``share_samples=True`` gives every metric ``RandomState(seed)`` and one sample cache
+    (faster, correlated). A ``representation_fn`` with a ``reseed(seed)`` method (the sampled
+    representation) is re-seeded before each metric (see the module docstring).
+    """
     overrides = overrides or {}
     progress = progress or (lambda message: None)
-    cache = metrics.SampleCache()
+    cache = metrics.SampleCache() if share_samples else None
     results: Dict[str, dict] = {}
     total = len(metric_names)
     for index, name in enumerate(metric_names, 1):
         start = time.perf_counter()
-        hits_before = cache.hits
+        hits_before = cache.hits if cache is not None else 0
         entry: dict
         try:
             settings = metrics.resolve_settings(name, **overrides.get(name, {}))
@@ -123,19 +158,25 @@ def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
             progress(f"[{index}/{total}] {name}: FAILED: {_one_line(error)}")
             continue
         progress(f"[{index}/{total}] {name}: running ...")
+        this_seed = int(seed) if share_samples else metric_seed(seed, representation, name)
+        functions = list(udr_functions or ()) if metrics.is_multi_model(name) else [representation_fn]
+        for function in functions:
+            if hasattr(function, "reseed"):
+                function.reseed(metric_seed(seed, representation, "shared/noise" if share_samples
+                                            else f"{name}/noise"))
         try:
             function = udr_functions if metrics.is_multi_model(name) else representation_fn
-            scores = metrics.compute(name, dataset, function, np.random.RandomState(seed), cache=cache,
+            scores = metrics.compute(name, dataset, function, np.random.RandomState(this_seed), cache=cache,
                                      **overrides.get(name, {}))
             elapsed = time.perf_counter() - start
             entry = dict(scores)
-            entry.update(settings=to_python(settings), wall_time_seconds=round(elapsed, 3),
-                         shared_samples=cache.hits > hits_before)
+            entry.update(settings=to_python(settings), wall_time_seconds=round(elapsed, 3), seed=this_seed,
+                         shared_samples=bool(cache is not None and cache.hits > hits_before))
             progress(f"[{index}/{total}] {name}: done in {elapsed:.1f} s: {_summary(scores)}")
         except Exception as error:  # noqa: BLE001 - one failing metric must not stop the others
             elapsed = time.perf_counter() - start
             entry = {"error": _one_line(error), "settings": to_python(settings),
-                     "wall_time_seconds": round(elapsed, 3)}
+                     "wall_time_seconds": round(elapsed, 3), "seed": this_seed}
             progress(f"[{index}/{total}] {name}: FAILED after {elapsed:.1f} s: {_one_line(error)}")
         results[name] = entry
     return results
@@ -144,10 +185,11 @@ def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
 def build_report(results: Dict[str, dict], *, dataset_name: str, seed: int, representation: str,
                  model_dir: Optional[str] = None, model_path: Optional[str] = None,
                  udr_model_paths: Optional[Sequence[str]] = None,
-                 total_wall_time: Optional[float] = None) -> dict:
+                 total_wall_time: Optional[float] = None, share_samples: bool = False) -> dict:
     from tfdisent import __version__
     report = {"model_dir": model_dir, "model_path": model_path, "dataset": dataset_name,
-              "seed": seed, "representation": representation, "metrics": results,
+              "seed": seed, "representation": representation, "share_samples": bool(share_samples),
+              "metrics": results,
               "failed_metrics": [name for name, entry in results.items() if "error" in entry],
               "tfdisent_version": __version__}
     if udr_model_paths:

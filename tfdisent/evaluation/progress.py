@@ -3,7 +3,8 @@
 The papers' "progression of metrics during training" (Abdi et al. 2019, disentanglement-pytorch):
 the binary passes :func:`metric_progress_callback` to :class:`tfdisent.training.Trainer` as a step
 callback, so training needs no import of the metrics. Every evaluation draws the same samples
-(a fresh ``RandomState(seed)`` each time), so successive scores differ only by the model.
+(each metric a fresh ``RandomState(metric_seed(seed, "mean", name))``, the evaluator's per-metric seed),
+so successive scores differ only by the model.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import tensorflow as tf
 from absl import logging
 
 from tfdisent import metrics
+from tfdisent.evaluation.evaluate import metric_seed
+from tfdisent.evaluation.encoding import encode_in_batches, keras_encoder_function
 
 
 def encoder_representation(encoder, batch_size: int = 256) -> Callable[[np.ndarray], np.ndarray]:
     """Posterior means of an in-process Keras encoder, in batches, as numpy [B, d]."""
 
+    encode_fn = keras_encoder_function(encoder)
+
     def representation(observations: np.ndarray) -> np.ndarray:
-        means = [np.asarray(encoder(observations[start:start + batch_size], training=False)[0], np.float32)
-                 for start in range(0, len(observations), batch_size)]
-        return np.concatenate(means, axis=0)
+        return encode_in_batches(encode_fn, observations, batch_size)[0].astype(np.float32, copy=False)
 
     return representation
 
@@ -52,7 +55,7 @@ def metric_progress_callback(metric_names: Sequence[str], seed: int = 0,
         for name in metric_names:
             start = time.time()
             try:
-                result = metrics.compute(name, dataset, representation, np.random.RandomState(seed),
+                result = metrics.compute(name, dataset, representation, np.random.RandomState(metric_seed(seed, "mean", name)),
                                          **overrides.get(name, {}))
             except metrics.MetricError as e:
                 logging.warning("step %d: metric %s failed: %s", step, name, e)

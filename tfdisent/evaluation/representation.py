@@ -2,7 +2,8 @@
 
 A trained model is exported as a SavedModel whose ``serving_default`` signature maps
 ``images`` float32 ``[None, *observation_shape]`` in [0, 1] to ``mean`` and ``logvar``
-``[None, d]``. This module finds the export (a training run directory resolves to its newest
+``[None, d]``. disentanglement_lib's released models (TF1 Hub modules, ``model/tfhub/``) are read
+through their ``gaussian_encoder`` signature, which has the same inputs and outputs. This module finds the export (a training run directory resolves to its newest
 ``export/<integer version>/``), checks that the signature fits the dataset, and builds the
 numpy functions the metrics consume:
 
@@ -11,16 +12,19 @@ numpy functions the metrics consume:
   (disentanglement_lib's ``sampled_representation``; TF randomness there, numpy here);
 * ``(mean, logvar)`` pairs for UDR.
 
-Encoding runs in large batches (``batch_size``, default 1024) through the concrete signature.
+Encoding runs in batches (``batch_size``, default :data:`tfdisent.evaluation.encoding.DEFAULT_BATCH_SIZE`)
+through the concrete signature.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
+
+from tfdisent.evaluation.encoding import DEFAULT_BATCH_SIZE, encode_in_batches
+from tfdisent.export.layout import ExportNotFoundError, find_tf1_hub_module, is_saved_model_dir, latest_export
 
 REPRESENTATIONS = ("mean", "sampled")
 
@@ -29,33 +33,31 @@ class RepresentationError(ValueError):
     """The model path, its signature or its outputs do not fit; the message says which."""
 
 
-def _is_saved_model_dir(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
-        os.path.join(path, "saved_model.pbtxt"))
+def load_model_dir(path: str):
+    """``tf.saved_model.load`` of an export, or of a TF1 Hub module's default graph (empty tag set;
+    TensorFlow 2 loads the TF1 format itself, no ``tensorflow_hub`` needed). Loading a model runs
+    its graph: only load models you trust."""
+    import tensorflow as tf
+
+    if find_tf1_hub_module(path) == os.path.abspath(path):
+        return tf.saved_model.load(path, tags=[])
+    return tf.saved_model.load(path)
 
 
 def resolve_saved_model_dir(path: str) -> str:
-    """The SavedModel directory for ``path``: itself if it is one, else the highest integer
-    version under ``path/export/``. Raises RepresentationError otherwise (no TF import needed)."""
-    if not path:
-        raise RepresentationError("empty model path")
-    if not os.path.exists(path):
-        raise RepresentationError(f"model path {path!r} does not exist")
-    if not os.path.isdir(path):
-        raise RepresentationError(f"model path {path!r} is not a directory")
-    if _is_saved_model_dir(path):
+    """The SavedModel directory for ``path``: a disentanglement_lib TF1 Hub module found in it
+    (:func:`tfdisent.export.layout.find_tf1_hub_module`), itself if it is a SavedModel, else its
+    newest export (:func:`tfdisent.export.latest_export`). Raises RepresentationError otherwise
+    (no TF import)."""
+    hub_dir = find_tf1_hub_module(path)
+    if hub_dir is not None:
+        return hub_dir
+    if path and os.path.isdir(path) and is_saved_model_dir(path):
         return os.path.abspath(path)
-    export_dir = os.path.join(path, "export")
-    if os.path.isdir(export_dir):
-        versions = sorted((int(name) for name in os.listdir(export_dir)
-                           if re.fullmatch(r"\d+", name) and _is_saved_model_dir(os.path.join(export_dir, name))),
-                          reverse=True)
-        if versions:
-            return os.path.abspath(os.path.join(export_dir, str(versions[0])))
-        raise RepresentationError(f"{export_dir!r} holds no SavedModel version directory "
-                                  "(expected export/<integer>/saved_model.pb)")
-    raise RepresentationError(f"{path!r} is not a SavedModel (no saved_model.pb) nor a training run "
-                              "directory with export/<version>/")
+    try:
+        return latest_export(path)
+    except ExportNotFoundError as error:
+        raise RepresentationError(str(error)) from None
 
 
 class GaussianEncoder:
@@ -65,16 +67,19 @@ class GaussianEncoder:
     """
 
     def __init__(self, path: str, observation_shape: Optional[Sequence[int]] = None,
-                 batch_size: int = 1024, signature_name: str = "serving_default"):
+                 batch_size: int = DEFAULT_BATCH_SIZE, signature_name: str = "serving_default"):
         import tensorflow as tf  # deferred: only the CLI/evaluation path needs TensorFlow
 
         self._tf = tf
         self.path = resolve_saved_model_dir(path)
+        self.is_tf1_hub = find_tf1_hub_module(self.path) == self.path
+        if self.is_tf1_hub and signature_name == "serving_default":
+            signature_name = "gaussian_encoder"  # disentanglement_lib's module
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
             raise RepresentationError(f"encode batch size must be >= 1, got {batch_size}")
         try:
-            self._loaded = tf.saved_model.load(self.path)
+            self._loaded = load_model_dir(self.path)
         except Exception as error:  # corrupt or incompatible files
             raise RepresentationError(f"cannot load SavedModel {self.path!r}: "
                                       f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
@@ -83,6 +88,9 @@ class GaussianEncoder:
             raise RepresentationError(f"SavedModel {self.path!r} has no {signature_name!r} signature "
                                       f"(has: {', '.join(signatures) or 'none'})")
         self._signature = signatures[signature_name]
+        # Raw pixels go through the export's uint8 signature when it has one (a quarter of the bytes
+        # to copy into TensorFlow; the /255 happens in the graph).
+        self._uint8_signature = signatures.get("encode_uint8") if signature_name == "serving_default" else None
         self.input_name, input_spec = self._input_spec()
         self.latent_dim = self._check_outputs()
         self.observation_shape = tuple(input_spec.shape[1:])
@@ -134,26 +142,36 @@ class GaussianEncoder:
 
     # -- encoding ----------------------------------------------------------------------------
     def encode(self, observations: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """``(mean, logvar)`` numpy arrays [N, d] of observations [N, ...], in batches."""
-        observations = np.asarray(observations, dtype=np.float32)
-        means, logvars = [], []
-        for start in range(0, len(observations), self.batch_size):
-            batch = self._tf.constant(observations[start:start + self.batch_size])
-            outputs = self._signature(**{self.input_name: batch})
-            means.append(outputs["mean"].numpy())
-            logvars.append(outputs["logvar"].numpy())
-        if not means:
+        """``(mean, logvar)`` numpy arrays [N, d] of observations [N, ...], in batches.
+
+        Float observations are in [0, 1]; uint8 observations are pixels in [0, 255] (encoded through
+        the export's ``encode_uint8`` signature when present, else divided by 255 here).
+        """
+        if len(observations) == 0:
             empty = np.zeros((0, self.latent_dim or 0), np.float32)
             return empty, empty
-        mean, logvar = np.concatenate(means), np.concatenate(logvars)
-        if mean.ndim != 2 or mean.shape != logvar.shape or mean.shape[0] != len(observations):
-            raise RepresentationError(f"model returned mean {mean.shape} and logvar {logvar.shape} "
-                                      f"for {len(observations)} observations")
-        return mean, logvar
+        is_uint8 = getattr(observations, "dtype", None) == np.uint8
+        try:
+            if is_uint8 and self._uint8_signature is not None:
+                return encode_in_batches(self._encode_uint8_batch, observations, self.batch_size, dtype=None)
+            if is_uint8:
+                return encode_in_batches(lambda batch: self._encode_batch(batch.astype(np.float32) / 255.0),
+                                         observations, self.batch_size, dtype=None)
+            return encode_in_batches(self._encode_batch, observations, self.batch_size)
+        except ValueError as error:  # wrong output shapes
+            raise RepresentationError(f"model {self.path!r}: {error}") from None
+
+    def _encode_batch(self, batch: np.ndarray):
+        outputs = self._signature(**{self.input_name: self._tf.constant(batch)})
+        return outputs["mean"].numpy(), outputs["logvar"].numpy()
+
+    def _encode_uint8_batch(self, batch: np.ndarray):
+        outputs = self._uint8_signature(images=self._tf.constant(batch))
+        return outputs["mean"].numpy(), outputs["logvar"].numpy()
 
 
 def load_gaussian_encoder(path: str, observation_shape: Optional[Sequence[int]] = None,
-                          batch_size: int = 1024) -> GaussianEncoder:
+                          batch_size: int = DEFAULT_BATCH_SIZE) -> GaussianEncoder:
     """Loads and checks a SavedModel (or a training run's latest export)."""
     return GaussianEncoder(path, observation_shape, batch_size)
 
@@ -164,15 +182,28 @@ def mean_representation(encoder: GaussianEncoder) -> Callable[[np.ndarray], np.n
     return representation
 
 
-def sampled_representation(encoder: GaussianEncoder, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """``mean + exp(logvar / 2) * eps``, eps ~ N(0, 1) from ``RandomState(seed)`` (the noise
-    stream is separate from the metric's sampling stream)."""
-    noise = np.random.RandomState(seed)
+class SampledRepresentation:
+    """``mean + exp(logvar / 2) * eps``, eps ~ N(0, 1) from its own ``RandomState`` (the noise
+    stream is separate from the metric's sampling stream). ``reseed(seed)`` restarts the noise; the
+    evaluator calls it before every metric so that a metric's noise does not depend on what ran
+    before it (:func:`tfdisent.evaluation.evaluate.run_metrics`). The noise of consecutive calls
+    continues one row-major stream, so how the observations are batched does not change it."""
 
-    def representation(observations: np.ndarray) -> np.ndarray:
-        mean, logvar = encoder.encode(observations)
-        return mean + np.exp(logvar / 2.0) * noise.standard_normal(mean.shape).astype(mean.dtype)
-    return representation
+    def __init__(self, encoder, seed: int = 0):
+        self.encoder = encoder
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        self._noise = np.random.RandomState(int(seed) % 2 ** 32)
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        mean, logvar = self.encoder.encode(observations)
+        return mean + np.exp(logvar / 2.0) * self._noise.standard_normal(mean.shape).astype(mean.dtype)
+
+
+def sampled_representation(encoder: GaussianEncoder, seed: int = 0) -> SampledRepresentation:
+    """The sampled representation of disentanglement_lib's postprocessing, noise from ``RandomState(seed)``."""
+    return SampledRepresentation(encoder, seed)
 
 
 def gaussian_encoder_function(encoder: GaussianEncoder) -> Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]:

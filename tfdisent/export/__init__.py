@@ -15,6 +15,8 @@ import importlib
 
 _EXPORTS = {
     "EXPORT_DIR": "tfdisent.export.layout",
+    "ExportNotFoundError": "tfdisent.export.layout",
+    "latest_export": "tfdisent.export.layout",
     "METADATA_FILE": "tfdisent.export.layout",
     "EncoderDecoderModule": "tfdisent.export.saved_model",
     "export_model": "tfdisent.export.saved_model",

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from tfdisent.metrics.utils import MetricError, SampleCache, check_dataset, check_random_state, to_python
+from tfdisent.metrics.utils import MetricError, SampleCache, as_ground_truth, check_random_state, to_python
 
 # name -> module; ``all`` in the CLI means every name below (udr only with several models).
 _MODULES: Dict[str, str] = {
@@ -43,6 +43,7 @@ _MODULES: Dict[str, str] = {
     "irs": "tfdisent.metrics.irs",
     "unsupervised": "tfdisent.metrics.unsupervised",
     "downstream": "tfdisent.metrics.downstream",
+    "fairness": "tfdisent.metrics.fairness",
     "udr": "tfdisent.metrics.udr",
     "sparsity": "tfdisent.metrics.sparsity",
 }
@@ -156,9 +157,12 @@ def compute(name: str, dataset, representation_fn, random_state, *,
 
     Args:
       name: one of :func:`metric_names`.
-      dataset: any object with the ground-truth interface (``factor_sizes``,
-        ``observation_shape``, ``sample_factors``, ``sample_observations_from_factors``,
-        ``sample``, ``sample_observations``); observations of any shape.
+      dataset: any object with the documented ground-truth interface: ``factor_sizes`` (or
+        ``factors_num_values``), ``observation_shape``, ``sample_factors(num, random_state)`` and
+        ``sample_observations_from_factors(factors, random_state)``; ``sample``,
+        ``sample_observations`` and ``num_factors`` are derived when missing, as
+        disentanglement_lib's ``GroundTruthData`` base class does (see
+        :class:`tfdisent.metrics.utils.GroundTruthView`). Observations of any shape.
       representation_fn: batch of observations -> numpy array [B, d]; for ``udr``, a list of
         functions each returning ``(mean, logvar)`` arrays [B, d].
       random_state: ``numpy.random.RandomState`` (an int seed is accepted); all sampling uses it.
@@ -172,7 +176,7 @@ def compute(name: str, dataset, representation_fn, random_state, *,
     module = _module(name)
     settings = resolve_settings(name, **overrides)
     random_state = check_random_state(random_state)
-    check_dataset(dataset, name, needs_factors=module.NEEDS_FACTORS)
+    dataset = as_ground_truth(dataset, name, needs_factors=module.NEEDS_FACTORS)
     if not getattr(module, "MULTI_MODEL", False) and not callable(representation_fn):
         raise MetricError(f"{name}: representation_fn must be callable")
     scores = module.compute(dataset, representation_fn, random_state, settings, cache)

@@ -47,6 +47,7 @@ import scipy.stats
 from sklearn.linear_model import Lasso
 
 from tfdisent.metrics import utils
+from tfdisent.metrics.utils import gaussian_kl_per_dimension
 
 NAME = "udr"
 REFERENCE_NAME = "udr_sklearn"
@@ -59,13 +60,6 @@ DEFAULTS = {"batch_size": 10, "num_data_points": 1000, "correlation_matrices": C
 SCORE_KEYS = ("model_scores", "pairwise_disentanglement_scores")
 
 GaussianEncoderFn = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
-
-
-def gaussian_kl_per_dimension(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """Mean over the batch of ``KL(N(mean, exp(logvar)) || N(0, 1))`` per dimension."""
-    mean = np.asarray(mean, dtype=np.float64)
-    logvar = np.asarray(logvar, dtype=np.float64)
-    return np.mean(0.5 * (np.square(mean) + np.exp(logvar) - logvar - 1.0), axis=0)
 
 
 def relative_strength_disentanglement(similarity: np.ndarray) -> float:

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 
-def _add_layers(model: keras.Model, prefix: str, layers: Sequence[keras.layers.Layer]) -> List[str]:
+def add_layers(model: keras.Model, prefix: str, layers: Sequence[keras.layers.Layer]) -> List[str]:
     """Sets each layer as its own attribute (``<prefix>1``, ``<prefix>2``...) and returns the names.
 
     Keras 3 layers kept in a Python list are tracked by Keras but are not dependencies that
@@ -48,7 +48,7 @@ class ConvEncoder(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.kernel_sizes = tuple(kernel_sizes)
-        self.conv_names = _add_layers(self, "conv", [
+        self.conv_names = add_layers(self, "conv", [
             keras.layers.Conv2D(filters, kernel, strides=2, padding="same", activation="relu", name=f"conv{i + 1}")
             for i, (filters, kernel) in enumerate(zip((32, 32, 64, 64), self.kernel_sizes))])
         self.flatten = keras.layers.Flatten()
@@ -78,7 +78,7 @@ class DeconvDecoder(keras.Model):
         self.dense1 = keras.layers.Dense(256, activation="relu", name="dense1")
         self.dense2 = keras.layers.Dense(int(np.prod(self.start_shape)), activation="relu", name="dense2")
         self.reshape = keras.layers.Reshape(self.start_shape)
-        self.deconv_names = _add_layers(self, "deconv", [
+        self.deconv_names = add_layers(self, "deconv", [
             keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", activation=activation,
                                          name=f"deconv{i + 1}")
             for i, (filters, activation) in enumerate(((64, "relu"), (32, "relu"), (32, "relu"), (channels, None)))])
@@ -97,7 +97,7 @@ class FCEncoder(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.flatten = keras.layers.Flatten()
-        self.hidden_names = _add_layers(self, "dense", [
+        self.hidden_names = add_layers(self, "dense", [
             keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}") for i, units in enumerate(hidden_units)])
         self.mean_head = keras.layers.Dense(latent_dim, name="means")
         self.logvar_head = keras.layers.Dense(latent_dim, name="log_var")
@@ -116,7 +116,7 @@ class FCDecoder(keras.Model):
                  activation: str = "tanh", **kwargs):
         super().__init__(**kwargs)
         self.output_image_shape = tuple(output_shape)
-        self.hidden_names = _add_layers(self, "dense", [
+        self.hidden_names = add_layers(self, "dense", [
             keras.layers.Dense(units, activation=activation, name=f"dense{i + 1}")
             for i, units in enumerate(hidden_units)])
         self.out = keras.layers.Dense(int(np.prod(output_shape)), name="logits")
@@ -226,11 +226,11 @@ class DCGANEncoder(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         height, width = observation_shape[0], observation_shape[1]
-        self.conv_names = _add_layers(self, "conv", [
+        self.conv_names = add_layers(self, "conv", [
             keras.layers.Conv2D(filters * m, 4, strides=2, padding="same", kernel_initializer=_dcgan_init(),
                                 name=f"conv{i + 1}") for i, m in enumerate((1, 2, 4))])
         # Batch norm after the 2nd and 3rd convolutions only.
-        self.norm_names = [None] + _add_layers(self, "bn", [
+        self.norm_names = [None] + add_layers(self, "bn", [
             keras.layers.BatchNormalization(name=f"bn{i + 1}") for i in range(2)])
         head = ((height + 7) // 8, (width + 7) // 8)
         self.mean_head = keras.layers.Conv2D(latent_dim, head, padding="valid",
@@ -263,13 +263,13 @@ class DCGANDecoder(keras.Model):
         self.output_image_shape = tuple(output_shape)
         start = ((height + 7) // 8, (width + 7) // 8)
         self.reshape = keras.layers.Reshape((1, 1, -1))
-        self.deconv_names = _add_layers(self, "deconv", [
+        self.deconv_names = add_layers(self, "deconv", [
             keras.layers.Conv2DTranspose(filters * 4, start, padding="valid", kernel_initializer=_dcgan_init(),
                                          name="deconv1")] + [
             keras.layers.Conv2DTranspose(n, 4, strides=2, padding="same", kernel_initializer=_dcgan_init(),
                                          name=f"deconv{i + 2}")
             for i, n in enumerate((filters * 2, filters, channels))])
-        self.norm_names = _add_layers(self, "bn", [keras.layers.BatchNormalization(name=f"bn{i + 1}")
+        self.norm_names = add_layers(self, "bn", [keras.layers.BatchNormalization(name=f"bn{i + 1}")
                                                    for i in range(3)])
         extra_h, extra_w = 8 * start[0] - height, 8 * start[1] - width
         self.crop = keras.layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),

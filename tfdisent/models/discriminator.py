@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from tfdisent.models.architectures import _add_layers
+from tfdisent.models.architectures import add_layers
 
 
 class FactorDiscriminator(keras.Model):
@@ -18,8 +18,8 @@ class FactorDiscriminator(keras.Model):
     def __init__(self, num_layers: int = 6, units: int = 1000, **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
-        # Named attributes, not a list: see architectures._add_layers (checkpoint tracking).
-        self.hidden_names = _add_layers(self, "dense", [keras.layers.Dense(units, name=f"dense{i + 1}")
+        # Named attributes, not a list: see architectures.add_layers (checkpoint tracking).
+        self.hidden_names = add_layers(self, "dense", [keras.layers.Dense(units, name=f"dense{i + 1}")
                                                         for i in range(num_layers)])
         self.activation = keras.layers.LeakyReLU(negative_slope=0.2)
         self.logits = keras.layers.Dense(2, name="logits")

@@ -15,8 +15,8 @@ import tensorflow as tf
 from absl import logging
 
 from tfdisent.models import distributions
-from tfdisent.models.traversals import (active_latents, kl_order, paired_grid, square_grid, traversal_codes,
-                                        traversal_grid)
+from tfdisent.models.images import paired_grid, square_grid, traversal_grid
+from tfdisent.models.traversals import active_latents, kl_order, traversal_codes
 
 
 class Progress:

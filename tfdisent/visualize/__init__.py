@@ -2,7 +2,8 @@
 latent, and a TensorBoard Embedding Projector run (disentanglement_lib ``visualize_model``).
 
 Functions return numpy images (uint8 RGB) so they can also go to ``tf.summary.image``; the pure
-numpy pieces that training needs live in :mod:`tfdisent.models.traversals` (layering: training
+numpy pieces that training needs live in :mod:`tfdisent.models.traversals` and
+:mod:`tfdisent.models.images` (layering: training
 cannot import this package). Names resolve lazily (PEP 562) so that the light
 :mod:`~tfdisent.visualize.run_dir` check runs without importing TensorFlow.
 """

@@ -19,17 +19,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfdisent.evaluation.encoding import encode_in_batches, keras_encoder_function
+
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-def encode(encoder, observations: np.ndarray, batch_size: int = 1024) -> Tuple[np.ndarray, np.ndarray]:
-    """(mean, logvar) [N, D] of an encoder (observations -> (mean, logvar)) in batches."""
-    means, logvars = [], []
-    for start in range(0, len(observations), batch_size):
-        mean, logvar = encoder(np.asarray(observations[start:start + batch_size], np.float32), training=False)
-        means.append(np.asarray(mean))
-        logvars.append(np.asarray(logvar))
-    return np.concatenate(means), np.concatenate(logvars)
 
 
 def aggregate_posterior_log_density(points: np.ndarray, mean: np.ndarray, logvar: np.ndarray,
@@ -138,7 +130,7 @@ def plot_model_aggregate_posterior(model, dataset, path: str, num_points: int = 
     the modes of the model's prior (``model.latent_prior``, if it has one) and the first factor as
     labels. Extra keyword arguments go to :func:`plot_aggregate_posterior`."""
     factors, observations = dataset.sample(num_points, np.random.RandomState(seed))
-    mean, logvar = encode(model.encoder, observations)
+    mean, logvar = encode_in_batches(keras_encoder_function(model.encoder), observations)
     prior = getattr(model, "latent_prior", None)
     kwargs.setdefault("modes", prior.modes() if prior is not None else None)
     kwargs.setdefault("labels", np.asarray(factors)[:, 0] if np.ndim(factors) == 2 and np.shape(factors)[1] else None)

@@ -12,13 +12,14 @@ from typing import Optional
 
 import numpy as np
 
-from tfdisent.models.traversals import ACTIVE_COLOUR, ACTIVE_KL_THRESHOLD, INACTIVE_COLOUR, active_latents
+from tfdisent.metrics.utils import gaussian_kl_per_dimension
+from tfdisent.models.images import ACTIVE_COLOUR, INACTIVE_COLOUR
+from tfdisent.models.traversals import ACTIVE_KL_THRESHOLD, active_latents
 
 
-def kl_per_dimension(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """Average KL(q(z_i|x) || N(0, 1)) over the rows of ``mean``/``logvar`` [N, d]; nats, shape [d]."""
-    mean, logvar = np.asarray(mean, np.float64), np.asarray(logvar, np.float64)
-    return (0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0)).mean(axis=0)
+# The picture API's name for the one numpy formula (tfdisent.metrics.utils): average
+# KL(q(z_i|x) || N(0, 1)) over the rows of mean/logvar [N, d]; nats, shape [d].
+kl_per_dimension = gaussian_kl_per_dimension
 
 
 def kl_bar_chart(kl: np.ndarray, threshold: float = ACTIVE_KL_THRESHOLD, title: Optional[str] = None,

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfdisent.models.traversals import to_rgb
+from tfdisent.models.images import to_rgb
 from tfdisent.visualize.image_io import save_png, to_uint8
 
 SPRITE_MAX_PIXELS = 8192  # the projector's WebGL texture limit per side

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfdisent.models.traversals import paired_grid, square_grid
+from tfdisent.models.images import paired_grid, square_grid
 from tfdisent.visualize.image_io import to_uint8
 
 

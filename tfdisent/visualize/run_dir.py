@@ -11,7 +11,8 @@ import json
 import os
 from typing import Optional
 
-from tfdisent.export.layout import EXPORT_DIR, latest_version, read_metadata
+from tfdisent.export.layout import (EXPORT_DIR, ExportNotFoundError, dlib_dataset_name, find_tf1_hub_module,
+                                    latest_export, read_metadata)
 
 CONFIG_FILE = "config.json"  # written by tfdisent.training (TrainConfig.save)
 LOG_DIR = "logs"             # TensorBoard logdir of the run; logs/train is the training run
@@ -32,7 +33,7 @@ class RunInfo:
     metadata: dict       # assets.extra/tfdisent_export.json of that version
 
     @property
-    def dataset(self) -> str:
+    def dataset(self) -> Optional[str]:
         return self.metadata.get("dataset") or self.config["dataset"]
 
     @property
@@ -45,11 +46,19 @@ class RunInfo:
 
 
 def locate_run(model_dir: str, version: Optional[int] = None) -> RunInfo:
-    """Reads ``<model_dir>/config.json`` and picks ``export/<version>`` (default: the latest)."""
+    """Reads ``<model_dir>/config.json`` and picks ``export/<version>`` (default: the latest).
+
+    A disentanglement_lib model (its ``model/tfhub`` TF1 Hub module, or the folder holding it) is
+    accepted too: version 0, ``export_dir`` the module, the dataset from its training gin (None when
+    the gin is missing: the caller must then be told the dataset)."""
     if not model_dir:
         raise RunDirError("--model_dir is required (a directory written by tfdisent-train)")
     if not os.path.isdir(model_dir):
         raise RunDirError(f"run directory {model_dir} does not exist")
+    hub_dir = find_tf1_hub_module(model_dir)
+    if hub_dir is not None:  # a disentanglement_lib model: no config.json, settings in its gin
+        dataset = dlib_dataset_name(hub_dir)
+        return RunInfo(os.path.abspath(model_dir), {"dataset": dataset}, 0, hub_dir, {"dataset": dataset})
     config_path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(config_path):
         raise RunDirError(f"{model_dir} is not a tfdisent run directory: it has no {CONFIG_FILE}")
@@ -62,10 +71,12 @@ def locate_run(model_dir: str, version: Optional[int] = None) -> RunInfo:
         raise RunDirError(f"{config_path} does not name a dataset; is it a tfdisent-train config?")
     export_base = os.path.join(model_dir, EXPORT_DIR)
     if version is None:
-        version = latest_version(export_base)
-        if version is None:
+        try:
+            version = int(os.path.basename(latest_export(export_base)))
+        except ExportNotFoundError:
             raise RunDirError(f"{model_dir} has no exported SavedModel ({export_base}/<version>/saved_model.pb); "
-                              "finish training (tfdisent-train exports at the end) or rerun it with --export")
+                              "finish training (tfdisent-train exports at the end) or rerun it with --export") \
+                from None
     export_dir = os.path.join(export_base, str(int(version)))
     if not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
         raise RunDirError(f"no SavedModel at {export_dir}; versions present: {_versions(export_base)}")

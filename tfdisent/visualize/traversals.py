@@ -24,8 +24,8 @@ from typing import Sequence, Tuple
 import numpy as np
 from scipy import stats
 
-from tfdisent.models.traversals import (ACTIVE_COLOUR, ACTIVE_KL_THRESHOLD, INACTIVE_COLOUR, active_latents,
-                                        framed, image_grid, kl_order, traversal_codes, traversal_grid)
+from tfdisent.models.images import ACTIVE_COLOUR, INACTIVE_COLOUR, framed, image_grid, traversal_grid
+from tfdisent.models.traversals import ACTIVE_KL_THRESHOLD, active_latents, kl_order, traversal_codes
 from tfdisent.visualize.image_io import to_uint8
 
 GIF_KINDS = ("std_gaussian_cycle", "fitted_gaussian_cycle", "fixed_interval_cycle", "conf_interval_cycle",

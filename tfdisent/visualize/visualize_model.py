@@ -28,7 +28,7 @@ from tfdisent.visualize import kl as kl_module
 from tfdisent.visualize import projector, reconstructions, traversals
 from tfdisent.visualize.exported import ExportedModel, check_dataset_fits
 from tfdisent.visualize.image_io import save_gif, save_png
-from tfdisent.visualize.run_dir import PROJECTOR_RUN, VISUALIZATIONS_DIR, locate_run
+from tfdisent.visualize.run_dir import PROJECTOR_RUN, VISUALIZATIONS_DIR, RunDirError, locate_run
 
 NUM_RECONSTRUCTIONS = 64
 NUM_PRIOR_SAMPLES = 64
@@ -39,16 +39,22 @@ def visualize_run(model_dir: str, output_dir: Optional[str] = None, num_samples:
                   projector_points: int = 2000, gifs: bool = True, seed: int = 0, data_dir: Optional[str] = None,
                   export_version: Optional[int] = None, num_values: int = traversals.NUM_VALUES,
                   traversal_limit: float = traversals.TRAVERSAL_LIMIT, num_frames: int = traversals.NUM_FRAMES,
-                  fps: float = traversals.FPS, active_kl_threshold: float = ACTIVE_KL_THRESHOLD) -> Dict[str, object]:
+                  fps: float = traversals.FPS, active_kl_threshold: float = ACTIVE_KL_THRESHOLD,
+                  dataset_name: Optional[str] = None) -> Dict[str, object]:
     """Writes every picture of the run in ``model_dir``; returns a summary with the files written.
 
     The model is the run's exported SavedModel (latest version unless ``export_version``); the
-    data is the run's dataset (``config.json``), ``data_dir`` overriding its file location.
+    data is the run's dataset (``config.json``; ``dataset_name`` overrides it), ``data_dir`` overriding
+    its file location. ``model_dir`` may also be a disentanglement_lib model (its TF1 Hub module).
     Raises :class:`~tfdisent.visualize.run_dir.RunDirError` for an unusable run directory.
     """
     from tfdisent.data import load_dataset
 
     run = locate_run(model_dir, export_version)
+    if dataset_name:
+        run.metadata = dict(run.metadata, dataset=dataset_name)
+    if not run.dataset:
+        raise RunDirError(f"{model_dir} records no dataset (no results/gin/train.gin); pass --dataset")
     output_dir = output_dir or os.path.join(run.run_dir, VISUALIZATIONS_DIR)
     started = time.time()
     model = ExportedModel(run.export_dir)
