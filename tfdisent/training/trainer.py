@@ -53,7 +53,6 @@ from tfdisent.training.config import (CONFIG_FILE, MUTABLE_SETTINGS, RESULTS_FIL
 CHECKPOINT_DIR = "checkpoints"
 STANDALONE_CHECKPOINT = "ckpt"  # prefix of the checkpoint Trainer.save(path) writes into a directory
 LOG_DIR = os.path.join("logs", "train")
-EXPORT_DIR = "export"  # the SavedModel versions (TF Serving's model base path); see tfdisent.export
 
 # Called every ``eval_every`` steps with (step, model, dataset, writer): metric progress etc.
 StepCallback = Callable[[int, GaussianVAE, GroundTruthData, tf.summary.SummaryWriter], Dict[str, float]]

@@ -11,10 +11,10 @@ import json
 import os
 from typing import Optional
 
+from tfdisent.training.config import CONFIG_FILE
 from tfdisent.export.layout import (EXPORT_DIR, ExportNotFoundError, dlib_dataset_name, find_tf1_hub_module,
                                     latest_export, read_metadata)
 
-CONFIG_FILE = "config.json"  # written by tfdisent.training (TrainConfig.save)
 LOG_DIR = "logs"             # TensorBoard logdir of the run; logs/train is the training run
 PROJECTOR_RUN = "projector"
 VISUALIZATIONS_DIR = "visualizations"
