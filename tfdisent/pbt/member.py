@@ -328,6 +328,7 @@ class ToyMember:
 
     def train_generation(self, steps: int) -> Dict[str, float]:
         rate = float(self.hyperparameters["learning_rate"])
+        time.sleep(float(self.static.get("toy_delay", 0.0)))  # lets tests kill a driver mid-run
         for _ in range(steps):
             gradient = self.w - self.TARGET
             self.m = 0.5 * self.m + gradient
