@@ -88,12 +88,13 @@ def main(argv):
         latent_dim=FLAGS.latent_dim, architecture=FLAGS.architecture, cpus_per_member=FLAGS.cpus_per_member,
         num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend)
     try:
+        if FLAGS.generations < 0:
+            raise PBTConfigError(f"--generations must be >= 0, got {FLAGS.generations}")
+        settings.validate()            # everything that needs no data, before loading it
         dataset = None
         if FLAGS.backend == "trainer":
             from tfdisent.pbt import member
             dataset = member.load_data(settings.static_config())
-        if FLAGS.generations < 0:
-            raise PBTConfigError(f"--generations must be >= 0, got {FLAGS.generations}")
         if FLAGS.recursive:
             from tfdisent.pbt.rpu import RPUSettings, run_rpu
             rpu = RPUSettings(settings, leaf_runs=FLAGS.leaf_runs, max_depth=FLAGS.max_depth,
