@@ -422,7 +422,12 @@ def trainable(config: Dict[str, object]) -> None:
     from ray import tune  # noqa: PLC0415
 
     context = tune.get_context()
-    member = member_id_from_trial(context.get_trial_id())
+    index = member_id_from_trial(context.get_trial_id())
+    static = config["pbt"]
+    # A resumed run (runner.resume_points) numbers its trials 0.. but keeps the members' ids, and
+    # starts each from the member's last checkpoint of the killed run.
+    member = int(static["member_ids"][index]) if static.get("member_ids") else index
+    resume = (static.get("resume_checkpoints") or {}).get(str(index))
     trial_dir = context.get_trial_dir()
 
     def report(metrics, directory):
@@ -433,7 +438,7 @@ def trainable(config: Dict[str, object]) -> None:
 
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        run_generations(config, member, trial_dir, None, report)
+        run_generations(config, member, trial_dir, resume, report)
     else:
         with checkpoint.as_directory() as directory:
             local = tempfile.mkdtemp(prefix="pbt_restore_")

@@ -9,8 +9,10 @@ and 3; Ray Tune's ``PopulationBasedTraining``).
   exploit; the paper keeps the top half, then runs normal PBT).
 * Every reported checkpoint is kept (``num_to_keep=None``), so a clone never points at a deleted
   checkpoint (ray-project/ray#9036).
-* Rerunning the same command after the driver was killed resumes the experiment
-  (``Tuner.restore`` of ``DIR/ray/population``).
+* Rerunning the same command after the driver was killed resumes: a new Ray experiment
+  (``DIR/ray/population_r<k>``) whose members start from their checkpoints of the last generation
+  all of them completed. (``Tuner.restore`` of a synchronous PBT experiment started no trial in
+  Ray 2.60 here: the restored scheduler waits for a sync point forever.)
 * Local Ray by default; ``ray_address`` joins a cluster (``DIR`` must then be shared storage).
 
 Outputs in ``DIR``: ``population.csv``, ``best/`` (a run directory with the best model across all
@@ -147,7 +149,7 @@ def paper_explore_fn(seed: int):
     return explore_fn
 
 
-def make_scheduler(settings: PBTSettings):
+def make_scheduler(settings: PBTSettings, halve: Optional[bool] = None):
     """Ray Tune PopulationBasedTraining with the paper's schedule (and halving, if asked)."""
     from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler  # noqa: PLC0415
 
@@ -180,13 +182,13 @@ def make_scheduler(settings: PBTSettings):
             return TrialScheduler.STOP if trial in losers else TrialScheduler.PAUSE
 
     return HalvingPBT(
-        halve_to=settings.population if settings.double_initial_population else None,
+        halve_to=settings.population if (settings.double_initial_population if halve is None else halve) else None,
         time_attr="training_iteration", metric="score", mode="max", perturbation_interval=1,
         quantile_fraction=settings.quantile_fraction, resample_probability=0.0,
         custom_explore_fn=paper_explore_fn(settings.seed), synch=True)
 
 
-def make_stopper(settings: PBTSettings):
+def make_stopper(settings: PBTSettings, population: Optional[int] = None):
     """Generation budget per trial (the trainable also stops itself) and, with ``convergence``,
     stop-all when the per-generation best changed < 0.005 over 6 generations."""
     from ray import tune  # noqa: PLC0415
@@ -202,7 +204,7 @@ def make_stopper(settings: PBTSettings):
             generation = int(result.get("generation", 0))
             self.scores.setdefault(generation, {})[int(result.get("member", -1))] = float(result.get("score", -1))
             if settings.convergence:
-                expected = settings.population
+                expected = population or settings.population
                 complete = [g for g in sorted(self.scores) if g > 1 and len(self.scores[g]) >= expected]
                 bests = [max(self.scores[g].values()) for g in complete]
                 self.done = stopping.converged(bests)
@@ -230,14 +232,45 @@ def make_recorder(output_dir: str):
     return PopulationRecorder()
 
 
-def find_checkpoint(experiment_dir: str, member: int, generation: int) -> Optional[str]:
-    """The persisted checkpoint directory written by ``member`` after ``generation``."""
-    for root, _, files in os.walk(experiment_dir):
-        if member_lib.META_FILE in files:
-            meta = member_lib.read_meta(root)
-            if int(meta["member"]) == int(member) and int(meta["generation"]) == int(generation):
-                return root
-    return None
+def experiment_dirs(storage: str) -> List[str]:
+    """Ray experiment directories of this run in attempt order (``population``, ``population_r1``...)."""
+    if not os.path.isdir(storage):
+        return []
+    names = [n for n in os.listdir(storage) if n == EXPERIMENT_NAME or n.startswith(EXPERIMENT_NAME + "_r")]
+    return [os.path.join(storage, n) for n in sorted(names, key=lambda n: 0 if n == EXPERIMENT_NAME else int(n.rsplit("_r", 1)[1]))]
+
+
+def find_checkpoint(storage: str, member: int, generation: int) -> Optional[str]:
+    """The persisted checkpoint directory written by ``member`` after ``generation`` (the latest
+    attempt's if a resumed run wrote it again)."""
+    found = None
+    for experiment in experiment_dirs(storage) or [storage]:
+        for root, _, files in sorted(os.walk(experiment)):
+            if member_lib.META_FILE in files:
+                meta = member_lib.read_meta(root)
+                if int(meta["member"]) == int(member) and int(meta["generation"]) == int(generation):
+                    found = root
+    return found
+
+
+def resume_points(rows: List[dict], storage: str, settings: PBTSettings) -> Dict[int, tuple]:
+    """``{member: (checkpoint, hyperparameters, generation)}`` at the last generation every live
+    member completed, or {} to start over. Live members: all, or after the halving those that
+    trained generation 2. That generation's exploit step is not redone (documented limit)."""
+    if not rows:
+        return {}
+    live = sorted({r["member"] for r in rows if r["generation"] >= 2}) if settings.double_initial_population \
+        else sorted({r["member"] for r in rows})
+    if not live:
+        return {}
+    cut = min(max(r["generation"] for r in rows if r["member"] == m) for m in live)
+    points = {}
+    for m in live:
+        checkpoint = find_checkpoint(storage, m, cut)
+        if checkpoint is None:
+            return {}
+        points[m] = (checkpoint, dict(member_lib.read_meta(checkpoint)["hyperparameters"]), cut)
+    return points
 
 
 def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Optional[str]:
@@ -308,29 +341,42 @@ def run_pbt(settings: PBTSettings) -> dict:
     init_ray(settings)
     random.seed(settings.seed)  # Ray's PBT draws donors with the random module (driver only)
     storage = os.path.join(output_dir, "ray")
-    experiment_dir = os.path.join(storage, EXPERIMENT_NAME)
+    attempts = experiment_dirs(storage)
+    if attempts and os.path.exists(os.path.join(output_dir, "summary.json")):
+        return finish(settings, output_dir, storage)           # finished before: outputs only
+    static = settings.static_config()
+    initial = settings.initial_population()
+    halve = settings.double_initial_population
+    if attempts:
+        rows = records.merge_rows(records.read_population(os.path.join(output_dir, records.POPULATION_FILE)),
+                                  collect_rows(storage))
+        points = resume_points(rows, storage, settings)
+        if points:
+            members = sorted(points)
+            static["member_ids"] = members
+            static["resume_checkpoints"] = {str(i): points[m][0] for i, m in enumerate(members)}
+            initial = [points[m][1] for m in members]
+            halve = halve and min(points[m][2] for m in members) < 1
+    name = EXPERIMENT_NAME if not attempts else f"{EXPERIMENT_NAME}_r{len(attempts)}"
     # One grid point per member, in member order: trial i (id suffix _0000i) is member i.
-    param_space = {"pbt": settings.static_config(), "hp": tune.grid_search(settings.initial_population())}
+    param_space = {"pbt": static, "hp": tune.grid_search(initial)}
     trainable = tune.with_resources(member_lib.trainable, {"cpu": settings.cpus_per_member})
-    if tune.Tuner.can_restore(experiment_dir):
-        tuner = tune.Tuner.restore(experiment_dir, trainable=trainable, resume_unfinished=True, resume_errored=True)
-    else:
-        tuner = tune.Tuner(
-            trainable, param_space=param_space,
-            tune_config=tune.TuneConfig(scheduler=make_scheduler(settings), num_samples=1, reuse_actors=True),
-            run_config=tune.RunConfig(
-                name=EXPERIMENT_NAME, storage_path=storage, stop=make_stopper(settings),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-                callbacks=[make_recorder(output_dir)], verbose=0,
-                failure_config=tune.FailureConfig(max_failures=2)))
+    tuner = tune.Tuner(
+        trainable, param_space=param_space,
+        tune_config=tune.TuneConfig(scheduler=make_scheduler(settings, halve), num_samples=1, reuse_actors=True),
+        run_config=tune.RunConfig(
+            name=name, storage_path=storage, stop=make_stopper(settings, len(initial) // (2 if halve else 1)),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+            callbacks=[make_recorder(output_dir)], verbose=0,
+            failure_config=tune.FailureConfig(max_failures=2)))
     tuner.fit()
-    return finish(settings, output_dir, experiment_dir)
+    return finish(settings, output_dir, storage)
 
 
-def finish(settings: PBTSettings, output_dir: str, experiment_dir: str) -> dict:
+def finish(settings: PBTSettings, output_dir: str, storage: str) -> dict:
     """population.csv (completed from the trials' result files), best model, lineage, plots."""
     rows = records.read_population(os.path.join(output_dir, records.POPULATION_FILE))
-    rows = records.merge_rows(rows, collect_rows(experiment_dir))
+    rows = records.merge_rows(rows, collect_rows(storage))
     records.write_population(os.path.join(output_dir, records.POPULATION_FILE), rows)
     rows = records.read_population(os.path.join(output_dir, records.POPULATION_FILE))
     best = records.best_row(rows)
@@ -338,7 +384,7 @@ def finish(settings: PBTSettings, output_dir: str, experiment_dir: str) -> dict:
                "rows": len(rows), "copies": sum(1 for r in rows if r["copied_from"] is not None),
                "best": None, "export": None}
     if best is not None:
-        checkpoint = find_checkpoint(experiment_dir, best["member"], best["generation"])
+        checkpoint = find_checkpoint(storage, best["member"], best["generation"])
         best_dir = os.path.join(output_dir, "best")
         export = export_best(settings, checkpoint, best_dir) if checkpoint else None
         lineage = records.write_lineage(os.path.join(best_dir, records.LINEAGE_FILE), rows, best["member"],
@@ -357,11 +403,11 @@ def finish(settings: PBTSettings, output_dir: str, experiment_dir: str) -> dict:
     return summary
 
 
-def collect_rows(experiment_dir: str) -> List[dict]:
+def collect_rows(storage: str) -> List[dict]:
     """Rows from every trial's ``result.json`` (what the recorder wrote live, recovered after a
-    killed driver)."""
+    killed driver), attempts in order so that a resumed attempt's rows win."""
     rows = []
-    for root, _, files in os.walk(experiment_dir):
+    for root, _, files in (walk for experiment in experiment_dirs(storage) for walk in sorted(os.walk(experiment))):
         if "result.json" in files:
             with open(os.path.join(root, "result.json")) as stream:
                 for line in stream:
