@@ -36,6 +36,7 @@ def _variables(directory):
             if "iterator" not in name.lower() and "save_counter" not in name}
 
 
+@pytest.mark.slow
 def test_exploit_then_explore(tmp_path):
     donor = member.TrainerMember(STATIC, 1, str(tmp_path / "donor"), HP)
     receiver = member.TrainerMember(STATIC, 0, str(tmp_path / "receiver"), HP)
@@ -69,6 +70,7 @@ def test_exploit_then_explore(tmp_path):
     assert np.median(ratios) == pytest.approx(2.0, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_fitness_and_nan_recovery(tmp_path):
     backend = member.TrainerMember(STATIC, 0, str(tmp_path / "m"), HP)
     backend.train_generation(2)
