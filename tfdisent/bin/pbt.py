@@ -23,7 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer  # noqa: E402
+from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+
+quiet_tensorflow_logs()
 
 PROGRAM = "tfdisent-pbt"
 _fail = failer(PROGRAM)

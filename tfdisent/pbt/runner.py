@@ -246,7 +246,8 @@ def find_checkpoint(storage: str, member: int, generation: int) -> Optional[str]
     found = None
     for experiment in experiment_dirs(storage) or [storage]:
         for root, _, files in sorted(os.walk(experiment)):
-            if member_lib.META_FILE in files:
+            # Only Ray's persisted checkpoints (a trial's last_good/ copy may hold another member's).
+            if member_lib.META_FILE in files and os.path.basename(root).startswith("checkpoint_"):
                 meta = member_lib.read_meta(root)
                 if int(meta["member"]) == int(member) and int(meta["generation"]) == int(generation):
                     found = root
@@ -363,7 +364,7 @@ def run_pbt(settings: PBTSettings) -> dict:
     trainable = tune.with_resources(member_lib.trainable, {"cpu": settings.cpus_per_member})
     tuner = tune.Tuner(
         trainable, param_space=param_space,
-        tune_config=tune.TuneConfig(scheduler=make_scheduler(settings, halve), num_samples=1, reuse_actors=True),
+        tune_config=tune.TuneConfig(scheduler=make_scheduler(settings, halve), num_samples=1, reuse_actors=False),
         run_config=tune.RunConfig(
             name=name, storage_path=storage, stop=make_stopper(settings, len(initial) // (2 if halve else 1)),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
