@@ -1,0 +1,88 @@
+"""PBT members on the library's Trainer (no Ray): the exploit (a bottom member ends with the top
+member's weights and optimizer state) and the explore (its own perturbed hyperparameters take
+effect at the next step, without a restart); a NaN member is put back to its last good state."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from tfdisent.pbt import member  # noqa: E402
+from tfdisent.training import Trainer  # noqa: E402
+
+if not all(hasattr(Trainer, name) for name in ("train_steps", "set_hyperparameters", "restore")):
+    pytest.skip("the Trainer API (train_steps/set_hyperparameters/restore) is not merged yet", allow_module_level=True)
+
+STATIC = {"fitness": "mig", "method": "beta_tcvae", "dataset": "dsprites", "seed": 0, "generation_samples": 32,
+          "num_labels": 200, "models_per_member": 1, "latent_dim": 4, "architecture": "auto", "log_every": 2,
+          "backend": "trainer", "fitness_seed": 0}
+HP = {"learning_rate": 1e-3, "batch_size": 8, "beta": 4.0}
+
+
+def _variables(directory):
+    """name -> value of every variable in the checkpoint written by save(directory)."""
+    prefix = tf.train.latest_checkpoint(directory)
+    if prefix is None:
+        for root, _, files in os.walk(directory):
+            if any(f.endswith(".index") for f in files):
+                prefix = tf.train.latest_checkpoint(root) or os.path.join(
+                    root, next(f for f in files if f.endswith(".index"))[:-len(".index")])
+                break
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if "iterator" not in name.lower() and "save_counter" not in name}
+
+
+@pytest.mark.slow
+def test_exploit_then_explore(tmp_path):
+    donor = member.TrainerMember(STATIC, 1, str(tmp_path / "donor"), HP)
+    receiver = member.TrainerMember(STATIC, 0, str(tmp_path / "receiver"), HP)
+    donor.train_generation(4)
+    receiver.train_generation(2)
+    donor.save(str(tmp_path / "donor_ckpt"))
+    receiver.restore(str(tmp_path / "donor_ckpt"), own=True)       # same data stream: comparable steps
+    receiver.save(str(tmp_path / "receiver_ckpt"))
+    donor_vars = _variables(str(tmp_path / "donor_ckpt" / "model_0"))
+    receiver_vars = _variables(str(tmp_path / "receiver_ckpt" / "model_0"))
+    weights_and_slots = [name for name in donor_vars if np.asarray(donor_vars[name]).dtype.kind == "f"]
+    assert len(weights_and_slots) > 10
+    for name in weights_and_slots:
+        np.testing.assert_array_equal(receiver_vars[name], donor_vars[name], err_msg=name)
+    # explore: the receiver's doubled learning rate acts at its very next step. A twin (same
+    # member id, so the same objective noise; same donor checkpoint and batches) keeps the old
+    # rate. Adam's update is linear in the learning rate for equal gradients and state, so the
+    # receiver's step is exactly twice the twin's.
+    twin = member.TrainerMember(STATIC, 0, str(tmp_path / "twin"), HP)
+    twin.restore(str(tmp_path / "donor_ckpt"), own=True)
+    receiver.set_hyperparameters({**HP, "learning_rate": 2e-3})
+    assert receiver.trainers[0].hyperparameters["learning_rate"] == pytest.approx(2e-3)
+    assert twin.trainers[0].hyperparameters["learning_rate"] == pytest.approx(1e-3)
+    before = [w.numpy().copy() for w in twin.trainers[0].model.trainable_weights]
+    twin.train_generation(1)
+    receiver.train_generation(1)
+    after_twin = [w.numpy() for w in twin.trainers[0].model.trainable_weights]
+    after_receiver = [w.numpy() for w in receiver.trainers[0].model.trainable_weights]
+    ratios = [np.linalg.norm(r - b) / np.linalg.norm(d - b) for b, d, r in zip(before, after_twin, after_receiver)
+              if np.linalg.norm(d - b) > 0]
+    assert np.median(ratios) == pytest.approx(2.0, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_fitness_and_nan_recovery(tmp_path):
+    backend = member.TrainerMember(STATIC, 0, str(tmp_path / "m"), HP)
+    backend.train_generation(2)
+    score, error, details = member.compute_fitness(STATIC, backend.encoders())
+    assert 0.0 <= score <= 1.0 and error == "" and details["best_model"] == 0
+    backend.save(str(tmp_path / "ckpt"))
+    good = [w.numpy().copy() for w in backend.trainers[0].model.trainable_weights]
+    backend.set_hyperparameters({**HP, "learning_rate": 1e6})
+    with pytest.raises(FloatingPointError):
+        backend.train_generation(40)
+    backend.recover()
+    restored = [w.numpy() for w in backend.trainers[0].model.trainable_weights]
+    for a, b in zip(good, restored):
+        np.testing.assert_array_equal(a, b)
+    assert all(math.isfinite(float(np.sum(w))) for w in restored)

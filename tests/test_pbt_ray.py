@@ -1,0 +1,136 @@
+"""PBT on local Ray Tune (Estermann et al. 2020 schedule): a 4-member x 2-generation run with
+the numpy toy backend (the scheduling, exploit/explore, records and resume machinery), the
+population halving, and resume after the driver is killed. The Trainer-backed exploit test is in
+test_pbt_member.py."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tfdisent.pbt import explore, member, records
+from tfdisent.pbt.runner import PBTSettings, run_pbt
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+
+def _explored_values(value, name):
+    return {explore.perturb(name, value, f) for f in explore.PERTURBATION_FACTORS}
+
+
+@pytest.fixture(scope="module")
+def toy_run(ray_session, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("pbt_toy"))
+    settings = PBTSettings(fitness="mig", output_dir=out, population=4, generations=2, generation_samples=64,
+                           backend="toy", cpus_per_member=1)
+    summary = run_pbt(settings)
+    return settings, out, summary
+
+
+def test_four_members_two_generations(toy_run):
+    settings, out, summary = toy_run
+    rows = records.read_population(os.path.join(out, "population.csv"))
+    assert sorted((r["member"], r["generation"]) for r in rows) == [(m, g) for m in range(4) for g in (1, 2)]
+    initial = settings.initial_population()
+    for row in rows:
+        if row["generation"] == 1:
+            assert row["learning_rate"] == pytest.approx(initial[row["member"]]["learning_rate"])
+            assert row["batch_size"] == initial[row["member"]]["batch_size"]
+    # quantile 0.2 of 4 -> exactly the worst member copies the best one after generation 1
+    first = {r["member"]: r["score"] for r in rows if r["generation"] == 1}
+    copies = [r for r in rows if r["copied_from"] is not None]
+    assert len(copies) == 1 and summary["copies"] == 1
+    receiver, donor = copies[0]["member"], copies[0]["copied_from"]
+    assert receiver == min(first, key=first.get) and donor == max(first, key=first.get)
+    assert copies[0]["generation"] == 2
+    # explore: the receiver's new hyperparameters are the donor's times one of {2, 1.2, 0.8, 0.5}
+    donor_hp = initial[donor]
+    assert round(copies[0]["learning_rate"], 12) in {round(v, 12) for v in _explored_values(donor_hp["learning_rate"], "learning_rate")}
+    assert copies[0]["batch_size"] in _explored_values(donor_hp["batch_size"], "batch_size")
+    assert copies[0]["beta"] in _explored_values(donor_hp["beta"], "beta")
+
+
+def test_exploit_continues_from_donor_weights(toy_run):
+    _, out, _ = toy_run
+    rows = records.read_population(os.path.join(out, "population.csv"))
+    copy = next(r for r in rows if r["copied_from"] is not None)
+    experiment = os.path.join(out, "ray", "population")
+    from tfdisent.pbt.runner import find_checkpoint
+
+    donor_state = np.load(os.path.join(find_checkpoint(experiment, copy["copied_from"], 1), "toy.npz"))
+    receiver_state = np.load(os.path.join(find_checkpoint(experiment, copy["member"], 2), "toy.npz"))
+    # one toy step with the receiver's own (explored) learning rate, from the donor's weights
+    expected = donor_state["w"] - copy["learning_rate"] * (donor_state["w"] - member.ToyMember.TARGET)
+    np.testing.assert_allclose(receiver_state["w"], expected, rtol=1e-12)
+    assert int(receiver_state["step"]) == int(donor_state["step"]) + 1
+
+
+def test_outputs_best_lineage_plot(toy_run):
+    _, out, summary = toy_run
+    rows = records.read_population(os.path.join(out, "population.csv"))
+    best = records.best_row(rows)
+    assert summary["best"]["member"] == best["member"] and summary["best"]["score"] == pytest.approx(best["score"])
+    with open(os.path.join(out, "best", "lineage.json")) as stream:
+        lineage = json.load(stream)
+    assert lineage["schedule"][-1]["generation"] == best["generation"]
+    assert os.path.exists(os.path.join(out, "best", "checkpoint", member.META_FILE))
+    assert os.path.getsize(os.path.join(out, "plots", "population.png")) > 1000
+    assert os.path.isdir(os.path.join(out, "logs", "pbt"))
+
+
+def test_rerun_restores_finished_experiment(toy_run):
+    """The resume code path in-process: the same settings again restore the Tuner, add nothing."""
+    settings, out, summary = toy_run
+    before = open(os.path.join(out, "population.csv")).read()
+    again = run_pbt(settings)
+    assert open(os.path.join(out, "population.csv")).read() == before
+    assert again["best"] == summary["best"]
+    changed = PBTSettings(**{**settings.__dict__, "population": 5})
+    with pytest.raises(explore.PBTConfigError, match="other settings"):
+        run_pbt(changed)
+
+
+@pytest.mark.slow
+def test_halving_keeps_best_half(ray_session, tmp_path):
+    settings = PBTSettings(fitness="mig", output_dir=str(tmp_path), population=2, generations=2,
+                           generation_samples=64, backend="toy", double_initial_population=True)
+    run_pbt(settings)
+    rows = records.read_population(os.path.join(str(tmp_path), "population.csv"))
+    first = {r["member"]: r["score"] for r in rows if r["generation"] == 1}
+    second = {r["member"] for r in rows if r["generation"] == 2}
+    assert len(first) == 4
+    assert second == set(sorted(first, key=first.get)[2:])
+
+
+RESUME_SCRIPT = """
+import sys
+from tfdisent.pbt.runner import PBTSettings, run_pbt
+run_pbt(PBTSettings(fitness="mig", output_dir=sys.argv[1], population=3, generations=4, generation_samples=8,
+                    backend="toy", toy_delay=2.0, num_cpus=2))
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_driver_killed(tmp_path):
+    out = str(tmp_path / "run")
+    command = [sys.executable, "-c", RESUME_SCRIPT, out]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    csv = os.path.join(out, "population.csv")
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if os.path.exists(csv) and len(records.read_population(csv)) >= 4:
+            break
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = records.read_population(csv)
+    assert 4 <= len(partial) < 12
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    rows = records.read_population(csv)
+    assert sorted((r["member"], r["generation"]) for r in rows) == [(m, g) for m in range(3) for g in range(1, 5)]
