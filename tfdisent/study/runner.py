@@ -224,6 +224,8 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                                       "settings": study.evaluation.settings, "seed": study.evaluation.seed},
                        "study_info": study_info, "data_dirs": data_dirs, "cpus": cpus_per_trial,
                        "gpus": gpus_per_trial}
+            # verbose=0 silences Tune's tables only with its legacy console output.
+            os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
             resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
             trainable = tune.with_resources(tune.with_parameters(_trainable, payload=payload), resources)
             concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_trial, 1e-9)))
