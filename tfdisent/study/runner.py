@@ -95,6 +95,10 @@ def connect_ray(address: Optional[str]) -> bool:
     env = {"RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     if address and address != "local":
         kwargs["address"] = address
+    else:
+        # A local Ray starts its workers at nice 15 (Ray's default worker_niceness): on a shared machine any
+        # other process then starves the study's trials. They are the study's main work: normal priority.
+        os.environ.setdefault("RAY_worker_niceness", "0")
     kwargs["runtime_env"] = {"env_vars": env}
     try:
         ray.init(**kwargs)
