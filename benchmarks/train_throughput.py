@@ -1,21 +1,26 @@
-"""Training-step throughput of every method, XLA off and on, measured side by side in one run.
+"""Training throughput as users run it: the Trainer's real loop, measured side by side in one run.
 
-Prints images/s of the compiled training step (batch 64, dlib_conv, d=10, procedural dSprites)
-for each method with ``jit_compile`` False and True, the XLA/graph ratio, the first-call
-(trace/compile) time, and the time and memory to render and enumerate the whole dSprites set.
+Each row times ``Trainer.train_steps`` (its tf.data pipeline, ``--log_every`` steps per compiled
+call, the model's running-mean trackers, TensorBoard scalars) against the loop of the previous
+release on the same model and the same batches (one compiled call summing each step's raw terms,
+no trackers: ``previous``), with XLA off and, optionally, on. Rounds are interleaved so machine load
+hits all variants alike; the medians are printed with the ratios.
 
-    python benchmarks/train_throughput.py                  # all methods, ~3-5 min on 2 CPU cores
-    python benchmarks/train_throughput.py --methods=beta_tcvae,factor_vae --steps=50
+    python benchmarks/train_throughput.py                                   # beta_tcvae, vae
+    python benchmarks/train_throughput.py --methods=factor_vae --xla --rounds=5
+    python benchmarks/train_throughput.py --lockstep=5                      # K models on the same batches
 
-The XLA and non-XLA runs of a method are interleaved round by round so machine load hits both
-alike.
+``--lockstep=K`` compares K beta-TCVAEs trained on the same batches (PBT-U-VAE's members) three
+ways, in images per second per model: K separate trainers run one after the other, K trainers
+advanced alternately interval by interval (each with its own copy of the stream), and
+``LockstepTrainers`` (one compiled call steps all K on one shared batch).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,88 +29,120 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfdisent.data import load_dataset  # noqa: E402
-from tfdisent.data.pipeline import training_dataset  # noqa: E402
-from tfdisent.methods import METHODS  # noqa: E402
-from tfdisent.training import TrainConfig, build_model  # noqa: E402
+from tfdisent.training import LockstepTrainers, TrainConfig, Trainer  # noqa: E402
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def _config(method: str, batch_size: int, log_every: int, jit: bool, seed: int = 0, data_seed=None) -> TrainConfig:
+    return TrainConfig(method=method, batch_size=batch_size, log_every=log_every, steps=10 ** 9, image_every=0,
+                       checkpoint_every=10 ** 9, checkpoint_secs=1e9, eval_batches=0, export=False,
+                       jit_compile="true" if jit else "false", seed=seed, data_seed=data_seed)
 
 
-def render_numbers(cache_dir: str) -> dict:
-    """Cold render (empty cache), warm load, and enumerating all 737,280 images once."""
-    start_rss = _rss_mb()
-    t0 = time.perf_counter()
-    dataset = load_dataset("dsprites", cache_dir=cache_dir)
-    cold = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    dataset = load_dataset("dsprites", cache_dir=cache_dir)
-    warm = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    total = 0
-    for start in range(0, dataset.num_examples, 16384):
-        indices = np.arange(start, min(start + 16384, dataset.num_examples))
-        total += int(dataset.binary_images(indices).sum() > 0)
-    enumerate_all = time.perf_counter() - t0
-    return {"cold": cold, "warm": warm, "enumerate": enumerate_all, "rss_delta": _rss_mb() - start_rss}
+def previous_loop(trainer: Trainer):
+    """The previous release's interval loop: raw per-step terms summed in the graph, no trackers."""
+    step_fn = tf.function(trainer.model.optimization_step, jit_compile=trainer.jit)
+
+    @tf.function
+    def loop(iterator, num_steps):
+        logs = step_fn(next(iterator))
+        sums = dict(logs)
+        for _ in tf.range(num_steps - 1):
+            logs = step_fn(next(iterator))
+            sums = {k: sums[k] + logs[k] for k in sums}
+        return {k: v / tf.cast(num_steps, tf.float32) for k, v in sums.items()}
+
+    def run(num_steps: int) -> None:
+        for _ in range(num_steps // trainer.config.log_every):
+            loop(trainer.iterator, tf.constant(trainer.config.log_every, tf.int64))["loss"].numpy()
+
+    return run
 
 
-def make_step(method: str, jit: bool, batch_size: int, dataset):
-    config = TrainConfig(method=method, batch_size=batch_size)
-    model = build_model(config, dataset)
-    step = tf.function(model.train_step, jit_compile=jit)
-    iterator = iter(training_dataset(dataset, batch_size, seed=0))
-    batch = next(iterator)
-    t0 = time.perf_counter()
-    step(batch)["loss"].numpy()
-    first_call = time.perf_counter() - t0
-    return step, batch, first_call
+def timed(function, num_steps: int) -> float:
+    start = time.perf_counter()
+    function(num_steps)
+    return num_steps / (time.perf_counter() - start)
 
 
-def time_steps(step, batch, steps: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        logs = step(batch)
-    logs["loss"].numpy()
-    return steps / (time.perf_counter() - t0)
+def loop_rows(args, dataset, workdir: str) -> None:
+    print(f"{'method':<12}{'variant':<22}{'img/s':>9}{'vs previous':>13}")
+    for method in args.methods.split(","):
+        variants = {}
+        for jit in ([False, True] if args.xla else [False]):
+            trainer = Trainer(_config(method, args.batch_size, args.log_every, jit),
+                              os.path.join(workdir, f"{method}-{jit}"), dataset=dataset)
+            suffix = " XLA" if jit else ""
+            variants[f"Trainer.train_steps{suffix}"] = trainer.train_steps
+            variants[f"previous loop{suffix}"] = previous_loop(trainer)
+        for function in variants.values():  # trace/compile outside the timing
+            function(args.log_every)
+        rates = {name: [] for name in variants}
+        for _ in range(args.rounds):
+            for name, function in variants.items():
+                rates[name].append(timed(function, args.steps) * args.batch_size)
+        medians = {name: float(np.median(values)) for name, values in rates.items()}
+        for name, rate in medians.items():
+            previous = medians["previous loop" + (" XLA" if name.endswith("XLA") else "")]
+            print(f"{method:<12}{name:<22}{rate:>9.0f}{rate / previous:>13.2f}")
+
+
+def lockstep_rows(args, dataset, workdir: str) -> None:
+    k = args.lockstep
+
+    def trainers(tag: str):
+        return [Trainer(_config("beta_tcvae", args.batch_size, args.log_every, False, seed=i, data_seed=7),
+                        os.path.join(workdir, f"{tag}{i}"), dataset=dataset) for i in range(k)]
+
+    separate, alternating, fused = trainers("sep"), trainers("alt"), LockstepTrainers(trainers("lock"))
+
+    def run_separate(num_steps):
+        for trainer in separate:
+            trainer.train_steps(num_steps)
+
+    def run_alternating(num_steps):
+        for _ in range(num_steps // args.log_every):
+            for trainer in alternating:
+                trainer.train_steps(args.log_every)
+
+    variants = {"separate, one after another": run_separate, "alternating intervals": run_alternating,
+                "LockstepTrainers (fused)": fused.train_steps}
+    for function in variants.values():
+        function(args.log_every)
+    rates = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, function in variants.items():
+            start = time.perf_counter()
+            function(args.steps)
+            rates[name].append(args.steps * args.batch_size / (time.perf_counter() - start))  # per model
+    medians = {name: float(np.median(values)) for name, values in rates.items()}
+    base = medians["separate, one after another"]
+    print(f"\nK = {k} beta_tcvae models on the same batches (batch {args.batch_size}, XLA off)")
+    print(f"{'variant':<30}{'img/s per model':>17}{'vs separate':>13}")
+    for name, rate in medians.items():
+        print(f"{name:<30}{rate:>17.0f}{rate / base:>13.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default=",".join(sorted(m for m in METHODS)))
+    parser.add_argument("--methods", default="beta_tcvae,vae")
     parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
+    parser.add_argument("--log_every", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per variant and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip_render", action="store_true")
+    parser.add_argument("--xla", action="store_true", help="also time XLA-compiled steps")
+    parser.add_argument("--lockstep", type=int, default=0, help="K: also compare K models in lock-step")
     args = parser.parse_args()
-
-    if not args.skip_render:
-        import tempfile
-        with tempfile.TemporaryDirectory() as cache_dir:
-            numbers = render_numbers(cache_dir)
-        print(f"dSprites: cold render {numbers['cold']:.2f} s, warm load {numbers['warm']:.3f} s, "
-              f"all 737,280 images enumerated in {numbers['enumerate']:.2f} s, "
-              f"RSS +{numbers['rss_delta']:.0f} MB")
-
+    if args.steps % args.log_every:
+        parser.error("--steps must be a multiple of --log_every")
     dataset = load_dataset("dsprites")
     devices = ", ".join(d.device_type for d in tf.config.list_physical_devices())
-    print(f"devices: {devices}; batch {args.batch_size}; {args.rounds} rounds x {args.steps} steps, interleaved")
-    print(f"{'method':<14}{'graph img/s':>13}{'XLA img/s':>12}{'XLA/graph':>11}{'trace s':>9}{'XLA compile s':>15}")
-    for method in args.methods.split(","):
-        step_graph, batch, first_graph = make_step(method, False, args.batch_size, dataset)
-        step_xla, _, first_xla = make_step(method, True, args.batch_size, dataset)
-        graph_rates, xla_rates = [], []
-        for _ in range(args.rounds):
-            graph_rates.append(time_steps(step_graph, batch, args.steps))
-            xla_rates.append(time_steps(step_xla, batch, args.steps))
-        graph = float(np.median(graph_rates)) * args.batch_size
-        xla = float(np.median(xla_rates)) * args.batch_size
-        print(f"{method:<14}{graph:>13.0f}{xla:>12.0f}{xla / graph:>11.2f}{first_graph:>9.1f}{first_xla:>15.1f}")
+    print(f"devices: {devices}; batch {args.batch_size}; {args.rounds} rounds x {args.steps} steps, "
+          f"{args.log_every} per compiled call, interleaved; medians")
+    with tempfile.TemporaryDirectory() as workdir:
+        if args.methods:
+            loop_rows(args, dataset, workdir)
+        if args.lockstep:
+            lockstep_rows(args, dataset, workdir)
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ def test_hyperparameters_resolve_and_validate():
 def _pinwheel_config(steps, latent_dim=2, seed=0, **hyperparameters):
     return TrainConfig(method="decomposition", dataset="pinwheel", architecture="mlp_normal", likelihood="normal",
                        latent_dim=latent_dim, steps=steps, batch_size=400, learning_rate=1e-3, seed=seed,
-                       hyperparameters=hyperparameters, image_every=0, export=False, log_every=steps,
+                       hyperparameters=hyperparameters, image_every=0, export=False, log_every=steps, eval_batches=2,
                        checkpoint_every=10 ** 6, checkpoint_secs=1e9)
 
 
@@ -191,7 +191,7 @@ def test_training_smoke_each_prior(tmp_path, prior, divergence, learn):
                               learn_prior_variance=learn)
     trainer = Trainer(config, str(tmp_path / "run"))
     before = trainer.model.latent_prior.logits.numpy().copy()
-    results = trainer.train()
+    results = trainer.train()["train"]
     for key in ("loss", "kl", "kl_standard_normal", "divergence", "elbo"):
         assert np.isfinite(results[key]), (key, results)
     assert results["elbo"] == pytest.approx(-(results["reconstruction"] + results["kl"]), rel=1e-4, abs=1e-4)

@@ -26,7 +26,8 @@ def _scalars(logdir):
 def test_progress_metrics_are_logged_at_every_evaluation(tmp_path):
     callback = metric_progress_callback(["mig", "unsupervised"], seed=0,
                                         overrides={"mig": {"num_train": 300}, "unsupervised": {"num_train": 300}})
-    config = TrainConfig(steps=10, batch_size=16, log_every=5, image_every=0, checkpoint_every=5)
+    config = TrainConfig(steps=10, batch_size=16, log_every=5, image_every=0, checkpoint_every=5, eval_batches=2,
+                         export=False)
     Trainer(config, str(tmp_path / "run"), callbacks=[callback], eval_every=5).train()
     scalars = _scalars(str(tmp_path / "run" / "logs" / "train"))
     assert [step for step, _ in scalars["metrics/mig/discrete_mig"]] == [5, 10]

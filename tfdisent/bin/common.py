@@ -1,10 +1,23 @@
-"""What every tfdisent binary shares: the one-line error exit."""
+"""What every tfdisent binary shares: the one-line error exit and quiet TensorFlow logs."""
 
 from __future__ import annotations
 
+import atexit
 import functools
+import logging as std_logging
+import os
+import re
 import sys
-from typing import Callable, NoReturn
+import threading
+from typing import Callable, NoReturn, Sequence
+
+from absl import logging as absl_logging
+
+# TensorFlow's C++ logs (absl/glog format: "I0000 00:00:1795.9 7614 cudart_stub.cc:31] ...") and the
+# notice printed before absl logging starts. TF 2.21 ignores TF_CPP_MIN_LOG_LEVEL for the lines it
+# writes before absl::InitializeLog (the CUDA probes, oneDNN notices), so they are filtered here.
+_NATIVE_LOG_LINE = re.compile(rb"^([IWEF]\d{4} [\d:.]+\s+\d+ \S+\.(cc|h|cpp):\d+\] |"
+                              rb"WARNING: All log messages before absl::InitializeLog\(\) is called)")
 
 
 def fail(program: str, message: str, code: int = 2) -> NoReturn:
@@ -16,3 +29,72 @@ def fail(program: str, message: str, code: int = 2) -> NoReturn:
 def failer(program: str) -> Callable[..., NoReturn]:
     """``fail`` bound to one program name: ``_fail = failer("tfdisent-train")``."""
     return functools.partial(fail, program)
+
+
+def verbose_requested(argv: Sequence[str]) -> bool:
+    """Whether absl's ``-v N``/``--verbosity=N`` (N >= 1) is on the command line (read before flags
+    are parsed: the filter must be in place before TensorFlow is imported)."""
+    for i, arg in enumerate(argv):
+        value = None
+        if arg.startswith("--verbosity=") or arg.startswith("-v="):
+            value = arg.split("=", 1)[1]
+        elif arg in ("-v", "--verbosity") and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value is not None:
+            try:
+                return int(value) >= 1
+            except ValueError:
+                return False
+    return False
+
+
+_LIBRARY_PATH = re.compile(r"[/\\\\](tensorflow|tf_keras|keras|tensorflow_datasets|tensorflow_probability)[/\\\\]")
+
+
+def _drop_library_info(record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or not _LIBRARY_PATH.search(record.pathname or "")
+
+
+def quiet_tensorflow_logs(argv: Sequence[str] = ()) -> None:
+    """Keeps TensorFlow's own logging off the console unless ``-v 1`` (or more) is given.
+
+    Sets TF's C++ and Python log levels and relays stderr through a filter that drops TensorFlow's
+    C++ log lines; everything else (progress, warnings of ours, errors, tracebacks) passes. Call it
+    at the top of a binary, before TensorFlow is imported.
+    """
+    if verbose_requested(argv or sys.argv[1:]):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
+    # TF's Python modules log through absl ("Sharding callback duration", "unsupported characters ...
+    # renamed", "Writing fingerprint"): drop their info lines, keep their warnings and ours.
+    # (absl's own logger object: a plain logging.getLogger("absl") made first would lose its caller lookup.)
+    absl_logging.get_absl_logger().addFilter(_drop_library_info)
+    try:
+        original = os.dup(2)
+        read_end, write_end = os.pipe()
+    except OSError:
+        return
+    sys.stderr.flush()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def relay():
+        with os.fdopen(read_end, "rb") as source:
+            for line in source:
+                if not _NATIVE_LOG_LINE.match(line):
+                    os.write(original, line)
+
+    thread = threading.Thread(target=relay, name="stderr-filter", daemon=True)
+    thread.start()
+
+    def restore():
+        # Flush what Python buffered, give fd 2 back, and let the relay drain the pipe to its end.
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(original, 2)
+        thread.join(timeout=5)
+
+    atexit.register(restore)

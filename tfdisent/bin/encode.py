@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+
+quiet_tensorflow_logs()
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer  # noqa: E402
 
 FLAGS = flags.FLAGS
 

@@ -21,11 +21,12 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+
+quiet_tensorflow_logs()
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer  # noqa: E402
 
 from tfdisent.data import dataset_names  # noqa: E402
 

@@ -13,11 +13,12 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+
+quiet_tensorflow_logs()
 
 from absl import app, flags, logging  # noqa: E402
 
-from tfdisent.bin.common import failer  # noqa: E402
 
 from tfdisent.data import dataset_names  # noqa: E402
 from tfdisent.methods import METHODS, method_names  # noqa: E402
@@ -39,9 +40,13 @@ flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (beta1 0.9, beta2 
                    lower_bound=0.0)
 flags.DEFINE_integer("latent_dim", 10, "Number of latent dimensions d.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Random seed: weights, data order and sampling noise derive from it.")
-flags.DEFINE_enum("architecture", "dlib_conv", sorted(ARCHITECTURES),
-                  "Networks: dlib_conv (disentanglement_lib's code, 2x2 kernels in conv 3-4), paper_conv "
-                  "(4x4 throughout), fc (1200-1200), mlp (one hidden layer of 100).")
+flags.DEFINE_integer("data_seed", None, "Seed of the data order (default: derived from --seed). Runs sharing it "
+                     "train on the same batches.")
+flags.DEFINE_enum("architecture", "auto", ["auto"] + sorted(ARCHITECTURES),
+                  "Networks: auto (dlib_conv for images, mlp for vector data such as pinwheel; mlp_normal under "
+                  "the normal/laplace likelihoods), dlib_conv (disentanglement_lib's code, 2x2 kernels in conv "
+                  "3-4), paper_conv (4x4 throughout), fc (1200-1200), mlp (one hidden layer of 100), mlp_normal, "
+                  "dcgan (Mathieu et al. 2019).")
 flags.DEFINE_enum("likelihood", "bernoulli", list(LIKELIHOODS),
                   "Decoder distribution p(x|z): bernoulli (logits; disentanglement_lib's default) or gaussian "
                   "(mean sigmoid(logits), the l2 loss); see tfdisent.models.distributions.")
@@ -101,13 +106,19 @@ flags.DEFINE_float("checkpoint_secs", 60.0, "Also save when this many seconds pa
 flags.DEFINE_integer("log_every", 100, "Console and TensorBoard scalars every this many steps.", lower_bound=1)
 flags.DEFINE_integer("image_every", 1000, "TensorBoard reconstruction/traversal images every this many steps "
                      "(0: off).", lower_bound=0)
+flags.DEFINE_integer("eval_batches", 1000, "Held-out batches of the end-of-training evaluation (losses, KL per "
+                     "latent, active latents in results/train_results.json; disentanglement_lib: 1000).",
+                     lower_bound=0)
 flags.DEFINE_boolean("export", True, "Export the SavedModel to <output_dir>/export/<step>/ at the end.")
 
 _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", "latent_dim", "steps",
-                 "batch_size", "learning_rate", "seed", "capacity_max", "capacity_steps", "capacity_start",
-                 "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr", "jit_compile",
-                 "mixed_precision",
-                 "checkpoint_every", "checkpoint_secs", "log_every", "image_every", "export")
+                 "batch_size", "learning_rate", "seed", "data_seed", "capacity_max", "capacity_steps",
+                 "capacity_start", "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr",
+                 "jit_compile", "mixed_precision", "checkpoint_every", "checkpoint_secs", "log_every", "image_every",
+                 "eval_batches", "export")
+
+# Measured on the 2-core CPU machine of BUILD_NOTES.md (default run: beta_tcvae, dlib_conv, batch 64).
+_MEASURED_IMAGES_PER_SECOND = 360
 
 
 _fail = failer("tfdisent-train")
@@ -168,13 +179,20 @@ def _progress_callbacks() -> list:
         _fail(str(e))
 
 
+def _next_steps(run_dir: str, exported: bool) -> str:
+    path = os.path.abspath(run_dir)
+    lines = [f"run directory: {path}"]
+    if exported:
+        lines += [f"  evaluate:    tfdisent-evaluate --model_dir={path} --metrics=mig,dci,sap",
+                  f"  pictures:    tfdisent-visualize --model_dir={path}"]
+    lines += [f"  tensorboard: tensorboard --logdir {os.path.join(path, 'logs')}"]
+    return "\n".join(lines)
+
+
 def main(argv):
-    import logging as std_logging
-    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     from tfdisent.data import DatasetError
-    from tfdisent.export import EXPORT_DIR, export_model
     from tfdisent.training import Interrupted, NonFiniteLossError, RunConfigError, Trainer
 
     run_dir = FLAGS.output_dir or os.path.join(
@@ -184,9 +202,16 @@ def main(argv):
         callbacks = _progress_callbacks()
         eval_every = FLAGS.eval_every or config.checkpoint_every
         trainer = Trainer(config, run_dir, callbacks=callbacks, eval_every=eval_every)
+        config = trainer.config  # resolved: architecture, every hyperparameter
         logging.info("run directory: %s", os.path.abspath(run_dir))
-        logging.info("%s on %s (%s, d=%d, batch %d, %d steps, XLA %s)", config.method, trainer.dataset.describe(),
-                     config.architecture, config.latent_dim, config.batch_size, config.steps, trainer.jit)
+        hyperparameters = ", ".join(f"{k}={v}" for k, v in config.hyperparameters.items())
+        logging.info("%s (%s) on %s (%s, d=%d, batch %d, %d steps, XLA %s)", config.method, hyperparameters or
+                     "no hyperparameters", trainer.dataset.describe(), config.architecture, config.latent_dim,
+                     config.batch_size, config.steps, trainer.jit)
+        remaining = max(config.steps - trainer.step, 0) * config.batch_size
+        logging.info("expect roughly %.0f min on a 2-core CPU (~%d img/s measured for the default beta_tcvae; "
+                     "a GPU is far faster); progress and ETA every --log_every=%d steps", remaining /
+                     _MEASURED_IMAGES_PER_SECOND / 60, _MEASURED_IMAGES_PER_SECOND, config.log_every)
         results = trainer.train()
     except (RunConfigError, DatasetError, ValueError) as e:
         _fail(str(e))
@@ -195,13 +220,13 @@ def main(argv):
     except Interrupted as e:
         print(f"tfdisent-train: {e}; rerun the same command to resume", file=sys.stderr)
         sys.exit(128 + e.signum)
-    if config.export:
-        path = export_model(trainer.model, os.path.join(run_dir, EXPORT_DIR), trainer.dataset.observation_shape,
-                            version=trainer.step,
-                            metadata={"method": config.method, "dataset": config.dataset, "step": trainer.step})
-        logging.info("exported SavedModel: %s", os.path.abspath(path))
-    summary = ", ".join(f"{k}={v:.4g}" for k, v in results.items() if isinstance(v, float))
-    print(f"done: {os.path.abspath(run_dir)} (step {results['step']}; {summary})")
+    evaluation = results.get("eval") or results.get("train", {})
+    summary = ", ".join(f"{k}={evaluation[k]:.4g}" for k in ("loss", "reconstruction", "kl", "elbo")
+                        if k in evaluation)
+    active = evaluation.get("active_latents")
+    print(f"done: step {results['step']}; held-out {summary}"
+          + (f"; {active} active latents" if active is not None else ""))
+    print(_next_steps(run_dir, bool(results.get("export"))))
 
 
 def run():

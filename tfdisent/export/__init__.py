@@ -18,6 +18,7 @@ _EXPORTS = {
     "METADATA_FILE": "tfdisent.export.layout",
     "EncoderDecoderModule": "tfdisent.export.saved_model",
     "export_model": "tfdisent.export.saved_model",
+    "export_trainer": "tfdisent.export.saved_model",
     "export_saved_model": "tfdisent.export.saved_model",
     "latest_version": "tfdisent.export.layout",
     "WARMUP_FILE": "tfdisent.export.warmup",

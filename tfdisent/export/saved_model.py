@@ -118,3 +118,10 @@ def export_model(model, export_base: str, observation_shape: Sequence[int], vers
     """Exports a trained objective (any :class:`~tfdisent.methods.GaussianVAE`)."""
     return export_saved_model(model.encoder, model.decoder, export_base, observation_shape,
                               model.encoder.latent_dim, model.likelihood, version, metadata, **kwargs)
+
+
+def export_trainer(trainer) -> str:
+    """Exports a :class:`~tfdisent.training.Trainer`'s model as ``<run_dir>/export/<step>/`` with the
+    run's settings as metadata (what ``Trainer.export`` and ``tfdisent-train`` write)."""
+    return export_model(trainer.model, os.path.join(trainer.run_dir, EXPORT_DIR), trainer.dataset.observation_shape,
+                        version=trainer.step, metadata=trainer.export_metadata())

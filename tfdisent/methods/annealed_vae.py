@@ -6,14 +6,14 @@ with the capacity C(t) = min(c_max, c_max * t / iteration_threshold) growing lin
 from __future__ import annotations
 
 from tfdisent.methods.base import GaussianVAE
-from tfdisent.methods.hyperparameters import Hyperparameter, defaults
+from tfdisent.methods.hyperparameters import Hyperparameter
 from tfdisent.methods.schedules import CapacitySchedule
 
 
 class AnnealedVAE(GaussianVAE):
     method_name = "annealed_vae"
     hyperparameters = (
-        Hyperparameter("gamma", 1000.0, "weight of |KL - C(t)|"),
+        Hyperparameter("gamma", 1000.0, "weight of |KL - C(t)|", mutable=True),
         Hyperparameter("c_max", 25.0, "final capacity C in nats"),
         Hyperparameter("iteration_threshold", 100000, "steps over which C grows to c_max", int, lower_bound=1),
     )
@@ -26,7 +26,7 @@ class AnnealedVAE(GaussianVAE):
         if capacity is not None:
             raise ValueError("annealed_vae has its own capacity schedule (c_max, iteration_threshold)")
         super().__init__(encoder, decoder, capacity=CapacitySchedule(c_max, iteration_threshold), **kwargs)
-        self.gamma = float(gamma)
+        self.gamma = self.mutable_variable("gamma", gamma)
         self.c_max = float(c_max)
         self.iteration_threshold = int(iteration_threshold)
 
@@ -34,4 +34,5 @@ class AnnealedVAE(GaussianVAE):
         return {"regularizer": self.gamma * self.kl_term(kl)}
 
     def get_hyperparameters(self):
-        return {name: getattr(self, name) for name in defaults(self.hyperparameters)}
+        # Its capacity schedule is c_max/iteration_threshold, already among the declared ones.
+        return self.declared_hyperparameters()

@@ -21,8 +21,24 @@ import tensorflow as tf
 
 from tfdisent.data import pipeline
 from tfdisent.models import distributions
-from tfdisent.methods.hyperparameters import Hyperparameter, defaults
+from tfdisent.methods.hyperparameters import Hyperparameter, defaults, mutable_names
 from tfdisent.methods.schedules import CapacitySchedule
+
+
+class TermMean(keras.metrics.Metric):
+    """Running mean of a loss term of any fixed shape (scalars, or e.g. the KL of each latent)."""
+
+    def __init__(self, name: str, shape=(), **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=shape, initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, value):
+        self.total.assign_add(tf.cast(value, self.total.dtype))
+        self.count.assign_add(1.0)
+
+    def result(self):
+        return self.total / tf.maximum(self.count, 1.0)
 
 
 class GaussianVAE(keras.Model):
@@ -54,6 +70,30 @@ class GaussianVAE(keras.Model):
         self.dataset_size = int(dataset_size)
         self.capacity = capacity
         self.seed = int(seed) % (2 ** 31 - 1)
+        self._trackers: Dict[str, TermMean] = {}
+        # Variables of the hyperparameters declared ``mutable`` (see :meth:`mutable_variable`).
+        self.mutable_state = tf.Module(name="hyperparameters")
+
+    def mutable_variable(self, name: str, value: float) -> tf.Variable:
+        """A float32 variable holding hyperparameter ``name``: the compiled step reads it, so assigning
+        it (:meth:`set_mutable_hyperparameters`) takes effect at the next step without retracing."""
+        variable = tf.Variable(float(value), dtype=tf.float32, trainable=False, name=name)
+        setattr(self.mutable_state, name, variable)
+        return variable
+
+    def mutable_hyperparameters(self) -> Dict[str, float]:
+        """Current values of the hyperparameters declared ``mutable``."""
+        return {name: float(getattr(self, name).numpy()) for name in mutable_names(self.hyperparameters)}
+
+    def set_mutable_hyperparameters(self, values: Dict[str, float]) -> None:
+        """Assigns new values (validated like constructor arguments) to mutable hyperparameters."""
+        known = {h.name: h for h in self.hyperparameters if h.mutable}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"{self.method_name}: {', '.join(unknown)} cannot change during training "
+                             f"(mutable: {', '.join(sorted(known)) or 'none'})")
+        for name, value in values.items():
+            getattr(self, name).assign(float(known[name].validate(value, self.method_name)))
 
     def adapt(self, dataset) -> None:
         """Called once with the training dataset before the optimizer is built, for objectives whose
@@ -126,8 +166,41 @@ class GaussianVAE(keras.Model):
         """The loggable outputs of a step (drops the per-sample tensors)."""
         return {k: v for k, v in terms.items() if k not in ("mean", "logvar", "z")}
 
+    # --- Keras' step contract: running means of every term ------------------------------------------
+    def track(self, logs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """Adds one step's terms to their running means and returns the means so far.
+
+        One :class:`TermMean` per term (vectors such as ``kl_per_dim`` too), created on first use;
+        ``model.fit``/``model.evaluate`` reset them every epoch (they are the model's ``metrics``) and
+        the Trainer every logging interval, so both report means, not the last batch.
+        """
+        results = {}
+        for name, value in logs.items():
+            tracker = self._trackers.get(name)
+            if tracker is None:
+                with tf.init_scope():  # variables are created outside the traced step
+                    tracker = TermMean(name, shape=tuple(value.shape))
+                self._trackers[name] = tracker
+            tracker.update_state(value)
+            results[name] = tracker.result()
+        return results
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
     def train_step(self, data):
-        """One Adam step on the VAE loss (Keras ``train_step`` contract: returns the logs)."""
+        """One optimisation step (:meth:`optimization_step`); returns the running means of its terms
+        (Keras ``train_step`` contract)."""
+        return self.track(self.optimization_step(data))
+
+    def test_step(self, data):
+        """The terms on a batch in inference mode, as running means (Keras ``test_step`` contract)."""
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        return self.track(self.scalars(self.forward(x, training=False)))
+
+    def optimization_step(self, data) -> Dict[str, tf.Tensor]:
+        """One Adam step on the VAE loss; returns this batch's terms."""
         x = data[0] if isinstance(data, (tuple, list)) else data
         variables = self.vae_variables()
         with tf.GradientTape() as tape:
@@ -138,17 +211,23 @@ class GaussianVAE(keras.Model):
         self.optimizer.apply(gradients, variables)
         return self.scalars(terms)
 
-    def test_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        return self.scalars(self.forward(x, training=False))
-
     def checkpoint_objects(self) -> Dict[str, object]:
         """Everything a resumable checkpoint must hold (models and optimizers, all built)."""
-        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
+        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer,
+                "hyperparameters": self.mutable_state}
+
+    def declared_hyperparameters(self) -> Dict[str, object]:
+        """The values of the declared hyperparameters, as Python values (mutable ones read now)."""
+        return {name: _plain(getattr(self, name)) for name in defaults(self.hyperparameters)}
 
     def get_hyperparameters(self) -> Dict[str, object]:
         """The objective's hyperparameters, for the run config and TensorBoard HParams."""
-        params = {name: getattr(self, name) for name in defaults(self.hyperparameters)}
+        params = self.declared_hyperparameters()
         if self.capacity is not None:
             params.update({f"capacity_{k}": v for k, v in self.capacity.get_config().items()})
         return params
+
+
+def _plain(value):
+    """A Python number for a hyperparameter held as a variable (mutable ones), else the value."""
+    return float(value.numpy()) if isinstance(value, tf.Variable) else value

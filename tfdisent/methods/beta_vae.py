@@ -11,13 +11,13 @@ from tfdisent.methods.hyperparameters import Hyperparameter
 
 class BetaVAE(GaussianVAE):
     method_name = "beta_vae"
-    hyperparameters = (Hyperparameter("beta", 4.0, "weight of the KL term"),)
+    hyperparameters = (Hyperparameter("beta", 4.0, "weight of the KL term", mutable=True),)
 
     def __init__(self, encoder, decoder, *, beta: float = 4.0, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
         if beta < 0:
             raise ValueError(f"beta must be non-negative, got {beta}")
-        self.beta = float(beta)
+        self.beta = self.mutable_variable("beta", beta)
 
     def regularizer(self, kl, mean, logvar, z):
         return {"regularizer": self.beta * self.kl_term(kl)}

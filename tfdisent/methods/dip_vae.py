@@ -19,7 +19,7 @@ class DIPVAE(GaussianVAE):
     method_name = "dip_vae"
     dip_type = "i"
     hyperparameters = (
-        Hyperparameter("lambda_od", 10.0, "weight of the off-diagonal covariance penalty"),
+        Hyperparameter("lambda_od", 10.0, "weight of the off-diagonal covariance penalty", mutable=True),
         Hyperparameter("lambda_d_factor", 10.0, "lambda_d = lambda_d_factor * lambda_od (10 for I, 1 for II)"),
     )
 
@@ -30,7 +30,7 @@ class DIPVAE(GaussianVAE):
             lambda_d_factor = defaults(self.hyperparameters)["lambda_d_factor"]
         if lambda_od < 0 or lambda_d_factor < 0:
             raise ValueError("lambda_od and lambda_d_factor must be non-negative")
-        self.lambda_od = float(lambda_od)
+        self.lambda_od = self.mutable_variable("lambda_od", lambda_od)
         self.lambda_d_factor = float(lambda_d_factor)
 
     @property

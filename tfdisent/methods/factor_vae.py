@@ -27,7 +27,7 @@ from tfdisent.models.discriminator import FactorDiscriminator
 class FactorVAE(GaussianVAE):
     method_name = "factor_vae"
     hyperparameters = (
-        Hyperparameter("gamma", 40.0, "weight of the discriminator's total-correlation estimate"),
+        Hyperparameter("gamma", 40.0, "weight of the discriminator's total-correlation estimate", mutable=True),
         Hyperparameter("discriminator_learning_rate", 1e-4, "discriminator Adam learning rate"),
         Hyperparameter("discriminator_layers", 6, "hidden layers of the discriminator", int, lower_bound=1),
     )
@@ -39,7 +39,7 @@ class FactorVAE(GaussianVAE):
             raise ValueError(f"gamma must be non-negative, got {gamma}")
         if discriminator_learning_rate <= 0:
             raise ValueError("discriminator_learning_rate must be positive")
-        self.gamma = float(gamma)
+        self.gamma = self.mutable_variable("gamma", gamma)
         self.discriminator_learning_rate = float(discriminator_learning_rate)
         self.discriminator_layers = int(discriminator_layers)
         self.discriminator = FactorDiscriminator(num_layers=self.discriminator_layers)
@@ -59,7 +59,7 @@ class FactorVAE(GaussianVAE):
         log_p_perm = tf.nn.log_softmax(self.discriminator(permute_dims(z, self.step_seed(2)), training=True))
         return -(0.5 * tf.reduce_mean(log_p_real[:, 0]) + 0.5 * tf.reduce_mean(log_p_perm[:, 1]))
 
-    def train_step(self, data):
+    def optimization_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         vae_variables = self.vae_variables()
         with tf.GradientTape() as tape:

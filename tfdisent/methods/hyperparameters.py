@@ -19,6 +19,9 @@ class Hyperparameter:
     choices: Optional[Tuple[str, ...]] = None
     lower_bound: Optional[float] = 0.0
     upper_bound: Optional[float] = None
+    # Held as a tf.Variable by the objective, so that it can change between training steps without a
+    # rebuild or retrace (population-based training mutates it) and is saved in checkpoints.
+    mutable: bool = False
 
     def validate(self, value, method: str):
         """Returns ``value`` converted to ``kind``; raises ValueError when it is out of range."""
@@ -38,6 +41,10 @@ class Hyperparameter:
         if self.upper_bound is not None and converted > self.upper_bound:
             raise ValueError(f"{method}: {self.name} must be <= {self.upper_bound}, got {value}")
         return converted
+
+
+def mutable_names(hyperparameters: Sequence[Hyperparameter]) -> Tuple[str, ...]:
+    return tuple(h.name for h in hyperparameters if h.mutable)
 
 
 def defaults(hyperparameters: Sequence[Hyperparameter]) -> dict:

@@ -20,7 +20,7 @@ class InfoVAE(GaussianVAE):
     method_name = "info_vae"
     hyperparameters = (
         Hyperparameter("info_alpha", 0.0, "alpha; the KL weight is 1 - alpha", lower_bound=None, upper_bound=1.0),
-        Hyperparameter("info_lambda", 1000.0, "lambda; the MMD weight is alpha + lambda - 1"),
+        Hyperparameter("info_lambda", 1000.0, "lambda; the MMD weight is alpha + lambda - 1", mutable=True),
         Hyperparameter("mmd_kernel", "imq", "MMD kernel", str, choices=MMD_KERNELS, lower_bound=None),
     )
 
@@ -34,7 +34,7 @@ class InfoVAE(GaussianVAE):
         if mmd_kernel not in MMD_KERNELS:
             raise ValueError(f"unknown mmd_kernel {mmd_kernel!r}; choose from {MMD_KERNELS}")
         self.info_alpha = float(info_alpha)
-        self.info_lambda = float(info_lambda)
+        self.info_lambda = self.mutable_variable("info_lambda", info_lambda)
         self.mmd_kernel = mmd_kernel
 
     def regularizer(self, kl, mean, logvar, z):

@@ -156,6 +156,33 @@ ARCHITECTURES: Dict[str, Callable] = {
 # Registered at the end of the module: ``mlp_normal`` and ``dcgan`` (Mathieu et al. 2019).
 
 
+# Networks that convolve: they need images [H, W, C] whose sides halve four times.
+CONVOLUTIONAL = ("dlib_conv", "paper_conv", "dcgan")
+AUTO = "auto"
+
+
+def default_architecture(observation_shape: Sequence[int], likelihood: str = "bernoulli") -> str:
+    """``dlib_conv`` for images [H, W, C]; for vector data (e.g. pinwheel's 2-D points) the ``mlp``, or
+    ``mlp_normal`` under the ``normal``/``laplace`` likelihoods whose decoder also emits a scale."""
+    if len(observation_shape) == 3:
+        return "dlib_conv"
+    return "mlp_normal" if likelihood in ("normal", "laplace") else "mlp"
+
+
+def check_architecture(name: str, observation_shape: Sequence[int], likelihood: str = "bernoulli") -> str:
+    """Resolves ``auto`` and returns the architecture's name; ValueError when it cannot take the data."""
+    shape = tuple(int(s) for s in observation_shape)
+    if name == AUTO:
+        return default_architecture(shape, likelihood)
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose from {AUTO}, {', '.join(sorted(ARCHITECTURES))}")
+    if name in CONVOLUTIONAL and (len(shape) != 3 or shape[0] % 16 or shape[1] % 16):
+        raise ValueError(f"architecture {name} needs images [H, W, C] with H and W multiples of 16, but the data's "
+                         f"observations have shape {shape}; use --architecture=mlp or fc for such data "
+                         f"(or auto: {default_architecture(shape, likelihood)})")
+    return name
+
+
 def build_architecture(name: str, observation_shape: Sequence[int], latent_dim: int):
     """Returns built ``(encoder, decoder)`` for ``observation_shape`` and ``latent_dim``.
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
+
+CONFIG_FILE = "config.json"  # <run_dir>/config.json: TrainConfig.to_dict() with resolved values
+RESULTS_FILE = "results/train_results.json"  # relative to the run directory
 
 # Settings that may change when a run is resumed; everything else must match the saved run.
 RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "checkpoint_secs", "log_every", "image_every",
-                               "jit_compile", "export"})
+                               "jit_compile", "export", "eval_batches"})
+# Training hyperparameters that may change between steps (population-based training mutates them);
+# the method's own mutable ones (``Hyperparameter(mutable=True)``) may change too.
+MUTABLE_SETTINGS = ("learning_rate", "batch_size")
 
 
 class RunConfigError(ValueError):
@@ -23,13 +29,16 @@ class TrainConfig:
     method: str = "beta_tcvae"
     dataset: str = "dsprites"
     data_dir: Optional[str] = None
-    architecture: str = "dlib_conv"
+    architecture: str = "auto"  # auto: dlib_conv for images, the mlp for vector data
     likelihood: str = "bernoulli"
     latent_dim: int = 10
     steps: int = 3000
     batch_size: int = 64
     learning_rate: float = 1e-4
     seed: int = 0
+    # Seed of the data order; None derives it from ``seed``. Trainers sharing it see the same batches
+    # (several models trained in lock-step, e.g. the five beta-TCVAEs of a PBT-U-VAE member).
+    data_seed: Optional[int] = None
     hyperparameters: Dict[str, Any] = dataclasses.field(default_factory=dict)
     capacity_max: Optional[float] = None
     capacity_steps: int = 100000
@@ -44,6 +53,7 @@ class TrainConfig:
     checkpoint_secs: float = 60.0
     log_every: int = 100
     image_every: int = 1000
+    eval_batches: int = 1000  # held-out batches of the end-of-training evaluation (disentanglement_lib: 1000)
     export: bool = True
 
     def validate(self) -> None:
@@ -53,8 +63,11 @@ class TrainConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise RunConfigError(f"--{name} must be positive, got {value}")
-        if self.image_every < 0 or self.lr_plateau_patience < 0 or self.checkpoint_secs < 0:
-            raise RunConfigError("--image_every, --lr_plateau_patience and --checkpoint_secs must be >= 0")
+        if self.image_every < 0 or self.lr_plateau_patience < 0 or self.checkpoint_secs < 0 or self.eval_batches < 0:
+            raise RunConfigError("--image_every, --lr_plateau_patience, --checkpoint_secs and --eval_batches "
+                                 "must be >= 0")
+        if self.batch_size < 2:
+            raise RunConfigError(f"--batch_size must be at least 2, got {self.batch_size}")
         if not 0 < self.lr_plateau_factor < 1:
             raise RunConfigError(f"--lr_plateau_factor must be in (0, 1), got {self.lr_plateau_factor}")
         if self.capacity_max is not None and self.capacity_max < 0:
@@ -67,13 +80,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "TrainConfig":
+        """Reads a saved config; keys that are not settings (e.g. the recorded ``seeds``) are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
-    def save(self, path: str) -> None:
+    def save(self, path: str, extra: Optional[Dict[str, Any]] = None) -> None:
+        """Writes the settings (and ``extra`` records, e.g. the derived seeds) atomically as JSON."""
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+            json.dump({**self.to_dict(), **(extra or {})}, f, indent=2, sort_keys=True)
         os.replace(tmp, path)
 
     @classmethod
@@ -84,14 +99,25 @@ class TrainConfig:
         except (OSError, json.JSONDecodeError, TypeError) as e:
             raise RunConfigError(f"cannot read run config {path}: {e}") from e
 
-    def check_resumable_from(self, saved: "TrainConfig", run_dir: str) -> None:
-        """Raises RunConfigError when ``run_dir`` (holding ``saved``) cannot continue as ``self``."""
+    def check_resumable_from(self, saved: "TrainConfig", run_dir: str,
+                             mutable_hyperparameters: Tuple[str, ...] = ()) -> None:
+        """Raises RunConfigError when ``run_dir`` (holding ``saved``) cannot continue as ``self``.
+
+        Both configs must hold resolved hyperparameters. Besides :data:`RESUMABLE_CHANGES`, the
+        :data:`MUTABLE_SETTINGS` and the method's ``mutable_hyperparameters`` may differ: the run
+        continues from its checkpoint with the new values (population-based training's explore).
+        """
         if saved.method != self.method:
             raise RunConfigError(f"{run_dir} holds a {saved.method} run, not {self.method}; "
                                  f"choose another --output_dir")
         mine, theirs = self.to_dict(), saved.to_dict()
-        changed = sorted(k for k in mine if k not in RESUMABLE_CHANGES and mine[k] != theirs.get(k))
+        for values in (mine, theirs):
+            values.update({f"hyperparameters.{k}": v for k, v in values.pop("hyperparameters").items()
+                           if k not in mutable_hyperparameters})
+        allowed = RESUMABLE_CHANGES | set(MUTABLE_SETTINGS)
+        changed = sorted(k for k in set(mine) | set(theirs)
+                         if k not in allowed and mine.get(k) != theirs.get(k))
         if changed:
-            diffs = ", ".join(f"{k}: {theirs.get(k)!r} -> {mine[k]!r}" for k in changed)
+            diffs = ", ".join(f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}" for k in changed)
             raise RunConfigError(f"{run_dir} holds a run with other settings ({diffs}); "
                                  f"resume with the same settings or choose another --output_dir")
