@@ -16,7 +16,7 @@ from tfdisent.study import runner, spec, trial
 def _tiny_study(tmp_path, steps=4, name="tiny"):
     raw = json.load(open("flags/studies/cpu_small.json"))
     raw.update(name=name, seeds=[0, 1])
-    raw["train"].update(steps=steps, log_every=2, checkpoint_every=2, latent_dim=4)
+    raw["train"].update(steps=steps, log_every=2, checkpoint_every=2, latent_dim=4, eval_batches=2)
     raw["configs"] = [{"method": "beta_vae", "grid": {"beta": [1, 4]}}]
     raw["evaluation"] = {"metrics": ["mig"], "representations": ["mean"], "seed": 0,
                          "settings": {"mig": {"num_train": 100}}}

@@ -84,12 +84,15 @@ def _train_columns(results: Optional[dict]) -> Dict[str, Any]:
     if isinstance(results.get("train"), dict):
         columns.update(_scalars(results["train"], "train."))
     else:
-        columns.update(_scalars({k: v for k, v in results.items() if k not in ("step", "wall_time_seconds", "xla")},
+        columns.update(_scalars({k: v for k, v in results.items()
+                                 if k not in ("step", "wall_time_seconds", "xla", "eval_wall_time_seconds")},
                                 "train."))
     if isinstance(results.get("eval"), dict):
         columns.update(_scalars(results["eval"], "eval."))
     if "wall_time_seconds" in results:
         columns["train.wall_time_seconds"] = results["wall_time_seconds"]
+    if "eval_wall_time_seconds" in results:
+        columns["eval.wall_time_seconds"] = results["eval_wall_time_seconds"]
     if "step" in results:
         columns["train.step"] = results["step"]
     return columns

@@ -126,14 +126,12 @@ def _metric_overrides(evaluation: Dict[str, Any], cpus: float) -> Dict[str, dict
 
 
 def _train(config_values, run_dir, dataset, report, model_num) -> dict:
-    """Trains to ``steps`` through the Trainer API (resuming from the run directory) and returns
-    ``results/train_results.json``'s content."""
-    import inspect
+    """Trains to ``steps`` through the Trainer API (resuming from the run directory's latest
+    checkpoint), which then evaluates on held-out batches and exports; returns the content of
+    ``results/train_results.json``."""
+    from tfdisent.training import TrainConfig, Trainer, read_train_results
 
-    from tfdisent.training import TrainConfig, Trainer
-
-    if "handle_signals" not in inspect.signature(Trainer).parameters:
-        return _train_legacy(config_values, run_dir)
+    # handle_signals=None: Ray runs function trainables off the main thread, where no handler can be set.
     trainer = Trainer(TrainConfig(**config_values), run_dir, dataset=dataset, handle_signals=None)
 
     def interval(step: int, logs: Dict[str, float]):
@@ -143,43 +141,7 @@ def _train(config_values, run_dir, dataset, report, model_num) -> dict:
         return None
 
     trainer.train(interval_callback=interval)
-    with open(os.path.join(run_dir, TRAIN_RESULTS_FILE)) as stream:
-        return json.load(stream)
-
-
-def _train_legacy(config_values: Dict[str, Any], run_dir: str) -> dict:
-    """INTERIM, until the Trainer API (issue 9) lands: the Trainer of this checkout installs signal
-    handlers (impossible off the main thread, where Ray runs function trainables) and does not export,
-    so the model is trained by ``python -m tfdisent.bin.train`` in a child process (main thread,
-    resumable, exports). No per-interval reports in this mode."""
-    import subprocess
-    import sys
-
-    import tfdisent
-    from tfdisent.training import NonFiniteLossError, RunConfigError
-
-    args = [sys.executable, "-m", "tfdisent.bin.train", f"--output_dir={run_dir}"]
-    for key, value in config_values.items():
-        if key == "hyperparameters":
-            args.extend(f"--{name}={item}" for name, item in value.items())
-        elif isinstance(value, bool):
-            args.append(f"--{key}" if value else f"--no{key}")
-        elif value is not None:
-            args.append(f"--{key}={value}")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(tfdisent.__file__)),
-                                                      env.get("PYTHONPATH")]))
-    process = subprocess.run(args, env=env, capture_output=True, text=True)
-    if process.returncode:
-        lines = [line for line in process.stderr.splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"tfdisent-train exited with {process.returncode}"
-        if process.returncode == 3:
-            raise NonFiniteLossError(reason)
-        if process.returncode == 2:
-            raise RunConfigError(reason)
-        raise RuntimeError(reason)
-    with open(os.path.join(run_dir, TRAIN_RESULTS_FILE)) as stream:
-        return json.load(stream)
+    return read_train_results(run_dir)
 
 
 def _write_hparams(run_dir: str, model: Dict[str, Any], scores: Dict[str, float]) -> None:
