@@ -171,6 +171,7 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
                 ax.plot(rows["strength"], rows["mean"], "o-", label="mean")
                 ax.plot(rows["strength"], rows["sampled"], "s--", label="sampled")
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(plt.NullFormatter())
                 ax.set_title(method, fontsize=9)
                 ax.set_xlabel(STRENGTH[method], fontsize=8)
             axes.flat[0].set_ylabel("Gaussian TC (median)")
