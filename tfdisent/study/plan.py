@@ -14,17 +14,18 @@ from typing import Any, Dict, Sequence
 
 from tfdisent.study.spec import ModelSpec, Study
 
-# Measured on this 2-core machine (benchmarks/study_overhead.py, dsprites, dlib_conv, batch 64; BUILD_NOTES).
-# Images per second of one beta-VAE trial with 1 / 2 TF threads when it runs alone, and the study's total
-# throughput with two concurrent 1-thread trials.
-CPU_IMAGES_PER_SECOND = {1: 440.0, 2: 700.0}
-CPU_TWO_TRIALS_TOTAL_IMAGES_PER_SECOND = 760.0
-# Relative step cost of the methods (measured in the same benchmark run, beta_vae = 1).
-METHOD_COST = {"factor_vae": 1.6, "beta_tcvae": 1.1, "dip_vae_i": 1.05, "dip_vae_ii": 1.05}
-# Metric wall seconds per 1,000 points of num_train (+ num_eval/num_test), one thread, from the cpu_small
-# run; fixed per-call costs are included, so small settings are slightly overestimated when scaled up.
-METRIC_SECONDS_PER_1000 = {"beta_vae": 6.0, "factor_vae": 6.0, "mig": 1.0, "dci": 6.0, "sap": 3.0,
-                           "modularity_explicitness": 2.0, "irs": 3.0, "unsupervised": 1.0, "downstream": 8.0,
+# Training images per second of one beta-VAE trainer on dSprites (dlib_conv, batch 64) by TF thread count.
+# 2 threads: measured on the quiet machine at the start of the session (tfdisent-train, 600 steps, ~750 img/s).
+# 1 thread: not measured (the machine never became quiet again): 750 scaled by the 213/324 img/s ratio.
+CPU_IMAGES_PER_SECOND = {1: 490.0, 2: 750.0}
+# Every method is assumed to cost a beta-VAE step (not measured per method here; FactorVAE's discriminator
+# makes its steps dearer, see benchmarks/train_throughput.py).
+METHOD_COST: Dict[str, float] = {}
+# Metric wall seconds per 1,000 points of num_train (+ num_eval/num_test/num_variance_estimate), one thread:
+# from the reduced cpu_small run on the loaded machine (docs/study_cpu_small/wall_times.csv), divided by that
+# run's measured training slowdown against the quiet machine (5.4x). Rough: +-2x.
+METRIC_SECONDS_PER_1000 = {"beta_vae": 88.0, "factor_vae": 17.0, "mig": 1.1, "dci": 18.0, "sap": 0.9,
+                           "modularity_explicitness": 2.5, "irs": 3.0, "unsupervised": 0.3, "downstream": 31.0,
                            "sparsity": 1.0}
 # On paper, not measured: dlib_conv at batch 64 on one V100-class GPU. (Cross-check, unverified: Locatello et
 # al. report about 2.5 P100 GPU-years for ~12,800 models, i.e. ~1.7 h per 300k-step model with evaluation.)
