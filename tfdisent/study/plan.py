@@ -1,0 +1,93 @@
+"""``tfdisent-study plan``: how many models a (filtered) study has and what it costs.
+
+CPU figures come from measurements on this project's 2-core CPU machine (``benchmarks/study_overhead.py``
+and the ``cpu_small`` run; see BUILD_NOTES.md "Studies"): training images per second of one trial per
+thread count, and metric wall time per 1,000 sampled points. GPU figures are *on paper*: an assumed
+training speed (``GPU_IMAGES_PER_SECOND``, not measured here) and the same CPU-bound metric time
+(the metrics are numpy/scikit-learn; only encoding would move to the GPU).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Dict, Sequence
+
+from tfdisent.study.spec import ModelSpec, Study
+
+# Training images per second of one beta-VAE trainer on dSprites (dlib_conv, batch 64) by TF thread count.
+# 2 threads: measured on the quiet machine at the start of the session (tfdisent-train, 600 steps, ~750 img/s).
+# 1 thread: not measured (the machine never became quiet again): 750 scaled by the issue's 213/324 img/s ratio.
+CPU_IMAGES_PER_SECOND = {1: 490.0, 2: 750.0}
+# Every method is assumed to cost a beta-VAE step (not measured per method here; FactorVAE's discriminator
+# makes its steps dearer, see benchmarks/train_throughput.py).
+METHOD_COST: Dict[str, float] = {}
+# Metric wall seconds per 1,000 points of num_train (+ num_eval/num_test/num_variance_estimate), one thread:
+# from the reduced cpu_small run on the loaded machine (docs/study_cpu_small/wall_times.csv), divided by that
+# run's measured training slowdown against the quiet machine (5.4x). Rough: +-2x.
+METRIC_SECONDS_PER_1000 = {"beta_vae": 88.0, "factor_vae": 17.0, "mig": 1.1, "dci": 18.0, "sap": 0.9,
+                           "modularity_explicitness": 2.5, "irs": 3.0, "unsupervised": 0.3, "downstream": 31.0,
+                           "sparsity": 1.0}
+# On paper, not measured: dlib_conv at batch 64 on one V100-class GPU. (Cross-check, unverified: Locatello et
+# al. report about 2.5 P100 GPU-years for ~12,800 models, i.e. ~1.7 h per 300k-step model with evaluation.)
+GPU_IMAGES_PER_SECOND = 3000.0
+SETUP_SECONDS_PER_MODEL = 30.0  # process start, TensorFlow import, export, Ray trial overhead (measured ~20-40 s)
+
+
+def _points(settings: Dict[str, Any]) -> float:
+    total = 0.0
+    for key in ("num_train", "num_eval", "num_test", "num_variance_estimate", "num_points"):
+        value = settings.get(key)
+        if isinstance(value, (list, tuple)):
+            total += float(sum(value))
+        elif isinstance(value, (int, float)):
+            total += float(value)
+    return total
+
+
+def evaluation_seconds(study: Study) -> float:
+    """Projected metric seconds per model (all representations)."""
+    from tfdisent import metrics
+
+    per_representation = 0.0
+    for name in study.evaluation.metrics:
+        settings = metrics.resolve_settings(name, **study.evaluation.settings.get(name, {}))
+        per_representation += METRIC_SECONDS_PER_1000.get(name, 5.0) * _points(settings) / 1000.0
+    return per_representation * len(study.evaluation.representations)
+
+
+def plan(study: Study, models: Sequence[ModelSpec], cores: int = 2, cpus_per_trial: int = 1) -> Dict[str, Any]:
+    """Counts and projected costs of ``models``."""
+    by_dataset = collections.Counter(m.dataset for m in models)
+    by_method = collections.Counter(m.method for m in models)
+    images = sum(m.train.get("steps", 3000) * m.train.get("batch_size", 64) * METHOD_COST.get(m.method, 1.0)
+                 for m in models)
+    threads = max(1, int(cpus_per_trial))
+    trial_speed = CPU_IMAGES_PER_SECOND.get(threads, CPU_IMAGES_PER_SECOND[max(CPU_IMAGES_PER_SECOND)])
+    concurrency = max(1, cores // threads)
+    eval_seconds = evaluation_seconds(study) * len(models)
+    setup_seconds = SETUP_SECONDS_PER_MODEL * len(models)
+    trial_seconds = images / trial_speed + eval_seconds + setup_seconds
+    return {
+        "models": len(models), "by_dataset": dict(by_dataset), "by_method": dict(by_method),
+        "training_images": images,
+        "cpu_trial_hours": trial_seconds / 3600.0,
+        "cpu_core_hours": trial_seconds * threads / 3600.0,
+        "cpu_wall_hours": trial_seconds / concurrency / 3600.0,
+        "cores": cores, "cpus_per_trial": threads,
+        "evaluation_hours": eval_seconds / 3600.0,
+        "gpu_hours_on_paper": (images / GPU_IMAGES_PER_SECOND + setup_seconds) / 3600.0,
+        "gpu_evaluation_cpu_hours": eval_seconds / 3600.0,
+    }
+
+
+def format_plan(study: Study, result: Dict[str, Any]) -> str:
+    lines = [f"study {study.name}: {result['models']} model(s) of {study.num_models}",
+             "  by dataset: " + ", ".join(f"{k} {v}" for k, v in result["by_dataset"].items()),
+             "  by method:  " + ", ".join(f"{k} {v}" for k, v in result["by_method"].items()),
+             f"  CPU (measured speeds of this 2-core machine, {result['cpus_per_trial']} thread(s) per trial): "
+             f"{result['cpu_core_hours']:.1f} core-hours, {result['cpu_wall_hours']:.1f} h wall on "
+             f"{result['cores']} cores (of which evaluation {result['evaluation_hours']:.1f} trial-hours)",
+             f"  GPU (on paper, assumed {GPU_IMAGES_PER_SECOND:.0f} img/s, not measured): "
+             f"{result['gpu_hours_on_paper']:.1f} GPU-hours of training + {result['gpu_evaluation_cpu_hours']:.1f} "
+             "CPU-hours of metrics (numpy/scikit-learn)"]
+    return "\n".join(lines)

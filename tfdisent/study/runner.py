@@ -1,0 +1,293 @@
+"""Runs a study's models as Ray Tune trials (one model = one trial), resumably.
+
+* Engine: ``tune.Tuner`` over ``tune.grid_search`` of model numbers with the function trainable
+  :func:`_trainable` wrapped in ``tune.with_resources({"cpu": c, "gpu": g})``; no home-made pools or
+  queues. Each trial sizes TensorFlow's thread pools to its CPU share (:func:`trial.configure_tensorflow`).
+* Faults: ``FailureConfig(max_failures)`` retries a crashed trial, which resumes from its run
+  directory's checkpoint (the run directory under ``--output_dir`` *is* the checkpoint, so nothing is
+  copied into Ray's storage). A killed driver: rerunning the same command skips every model whose
+  ``study_record.json`` is final and resumes the others. We do not use ``Tuner.restore``: it cannot
+  change the search space, and a rerun may legitimately select other models (``--only``, ``--seeds``).
+* Warm starts: models whose ``init_from`` model is part of the run wait for it (two Tuner phases).
+* Storage: ``RunConfig(storage_path=<output_dir>/ray_results)``; on a cluster ``--output_dir`` must be
+  the same shared path (NFS) on every node (Ray >= 2.7 no longer syncs to the head node).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from tfdisent.study import trial
+from tfdisent.study.spec import ModelSpec, Study, StudyError
+
+STUDY_FILE = "study.json"
+RAY_DIR = "ray_results"
+
+Progress = Callable[[str], None]
+
+
+# --- the output directory -------------------------------------------------------------------------
+def read_study_file(output_dir: str) -> Optional[dict]:
+    path = os.path.join(output_dir, STUDY_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as stream:
+            return json.load(stream)
+    except (OSError, ValueError) as error:
+        raise StudyError(f"{path} is unreadable ({error}); choose another --output_dir") from None
+
+
+def check_output_dir(output_dir: str, study: Study) -> None:
+    """Raises StudyError when ``output_dir`` is a file, or holds another study (or other files)."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise StudyError(f"--output_dir {output_dir} is a file, not a directory")
+    saved = read_study_file(output_dir)
+    if saved is not None:
+        if saved.get("fingerprint") != study.fingerprint():
+            raise StudyError(f"--output_dir {output_dir} holds another study ({saved.get('name')}, "
+                             f"fingerprint {saved.get('fingerprint')}; this one is {study.name}, "
+                             f"{study.fingerprint()}); choose another --output_dir")
+    elif os.path.isdir(output_dir) and os.listdir(output_dir):
+        raise StudyError(f"--output_dir {output_dir} is not empty and holds no {STUDY_FILE}; "
+                         "choose an empty or new directory")
+
+
+def write_study_file(output_dir: str, study: Study) -> None:
+    from tfdisent.evaluation.evaluate import write_json_atomic
+    payload = study.to_dict()
+    payload.update(fingerprint=study.fingerprint(), study_file=study.path)
+    write_json_atomic(os.path.join(output_dir, STUDY_FILE), payload)
+
+
+# --- Ray --------------------------------------------------------------------------------------------
+def check_ray_address(address: Optional[str], timeout: float = 5.0) -> None:
+    """A quick TCP check of ``HOST:PORT`` so an unreachable cluster is one line, not a long hang."""
+    if not address or address in ("auto", "local"):
+        return
+    if ":" not in address:
+        raise StudyError(f"--ray_address must be auto, local or HOST:PORT, got {address!r}")
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, _, port = target.rpartition(":")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise StudyError(f"--ray_address must be auto, local or HOST:PORT, got {address!r}") from None
+    try:
+        with socket.create_connection((host, port_number), timeout=timeout):
+            pass
+    except OSError as error:
+        raise StudyError(f"--ray_address {address}: cannot reach a Ray cluster there ({error})") from None
+
+
+def connect_ray(address: Optional[str]) -> bool:
+    """Connects to (or starts) Ray; returns True when this call started it (so we shut it down)."""
+    import ray
+    if ray.is_initialized():
+        return False
+    check_ray_address(address)
+    kwargs: Dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # Trials must import this checkout's tfdisent and must not chdir into their trial folders.
+    env = {"RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    if address and address != "local":
+        kwargs["address"] = address
+    else:
+        # A local Ray starts its workers at nice 15 (Ray's default worker_niceness): on a shared machine any
+        # other process then starves the study's trials. They are the study's main work: normal priority.
+        os.environ.setdefault("RAY_worker_niceness", "0")
+    kwargs["runtime_env"] = {"env_vars": env}
+    try:
+        ray.init(**kwargs)
+    except Exception as error:  # noqa: BLE001 - ConnectionError, RuntimeError, ...
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StudyError(f"--ray_address {address or 'local'}: cannot connect to Ray ({text})") from None
+    return True
+
+
+class ProgressCallback:
+    """Prints models done / running / failed and an ETA as trials report (a ``tune.Callback``)."""
+
+    def __new__(cls, *args, **kwargs):
+        from ray import tune
+
+        class _Callback(tune.Callback):
+            def __init__(self, total: int, already_done: int, output_dir: str, fingerprint: str,
+                         concurrency: int, progress: Progress):
+                self.total, self.done, self.failed = total, already_done, 0
+                self.output_dir, self.fingerprint = output_dir, fingerprint
+                self.concurrency, self.progress = max(1, concurrency), progress
+                self.running: Dict[str, int] = {}
+                self.start = time.time()
+                self.finished_here = 0
+
+            def _line(self, message: str) -> None:
+                elapsed = time.time() - self.start
+                remaining = self.total - self.done - self.failed
+                eta = "?"
+                if self.finished_here:
+                    eta = _duration(elapsed / self.finished_here * remaining)
+                self.progress(f"[study] {self.done + self.failed}/{self.total} models finished "
+                              f"({self.done} done, {self.failed} failed, {len(self.running)} running), "
+                              f"elapsed {_duration(elapsed)}, ETA {eta}: {message}")
+
+            def on_trial_start(self, iteration, trials, trial, **info):
+                self.running[trial.trial_id] = trial.config["model_num"]
+                self._line(f"model {trial.config['model_num']} started")
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                model_num = self.running.pop(trial.trial_id, trial.config["model_num"])
+                record = trial_record(self.output_dir, model_num, self.fingerprint)
+                status = record.get("status", "?") if record else "no record"
+                if status == "done":
+                    self.done += 1
+                else:
+                    self.failed += 1
+                self.finished_here += 1
+                reason = f" ({record.get('reason')})" if record and record.get("reason") else ""
+                self._line(f"model {model_num} {status}{reason}")
+
+            def on_trial_error(self, iteration, trials, trial, **info):
+                model_num = self.running.pop(trial.trial_id, trial.config["model_num"])
+                self.failed += 1
+                self.finished_here += 1
+                self._line(f"model {model_num} errored after retries")
+
+        return _Callback(*args, **kwargs)
+
+
+def trial_record(output_dir: str, model_num: int, fingerprint: str) -> Optional[dict]:
+    record = trial.read_record(output_dir, model_num)
+    return record if record and record.get("fingerprint") == fingerprint else None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _trainable(config: Dict[str, Any], payload: Dict[str, Any]) -> None:
+    """The Ray Tune function trainable: one model (``config["model_num"]``)."""
+    from ray import tune
+
+    model = payload["models"][config["model_num"]]
+    trial.run_model(payload["output_dir"], model, payload["evaluation"], payload["study_info"],
+                    data_dir=payload["data_dirs"].get(model["dataset"]), cpus=payload["cpus"],
+                    gpus=payload["gpus"], report=tune.report)
+
+
+# --- the run --------------------------------------------------------------------------------------
+def _phases(models: Sequence[ModelSpec]) -> List[List[ModelSpec]]:
+    numbers = {m.model_num for m in models}
+    first = [m for m in models if m.init_from is None or m.init_from not in numbers]
+    second = [m for m in models if m.init_from is not None and m.init_from in numbers]
+    return [phase for phase in (first, second) if phase]
+
+
+def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_address: Optional[str] = None,
+              cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, max_failures: int = 2,
+              data_dir: Optional[str] = None, progress: Progress = print) -> Dict[str, Any]:
+    """Trains, exports and scores ``models`` (a selection of ``study``) under ``output_dir``.
+
+    Checks everything before writing: the output directory (another study there is an error) and
+    the Ray connection. Returns ``{"done": [...], "failed": {model_num: reason}, "skipped": [...]}``.
+    """
+    output_dir = os.path.abspath(output_dir)
+    check_output_dir(output_dir, study)
+    started_ray = connect_ray(ray_address)
+    try:
+        import ray
+        from ray import tune
+
+        os.makedirs(output_dir, exist_ok=True)
+        write_study_file(output_dir, study)
+        fingerprint = study.fingerprint()
+        study_info = {"name": study.name, "fingerprint": fingerprint}
+        data_dirs = dict(study.data_dirs)
+        if data_dir:
+            data_dirs = {name: data_dirs.get(name, data_dir) for name in study.datasets}
+        finished = [m.model_num for m in models if trial.is_finished(output_dir, m.model_num, fingerprint)]
+        total = len(models)
+        progress(f"[study] {study.name}: {total} model(s) selected, {len(finished)} already finished; "
+                 f"{cpus_per_trial:g} CPU / {gpus_per_trial:g} GPU per trial; Ray resources "
+                 f"{ray.cluster_resources().get('CPU', 0):g} CPU, {ray.cluster_resources().get('GPU', 0):g} GPU; "
+                 f"output {output_dir}")
+        done_before = len(finished)
+        for phase_index, phase in enumerate(_phases(models)):
+            pending = [m for m in phase if not trial.is_finished(output_dir, m.model_num, fingerprint)]
+            if phase_index and pending:
+                pending = _drop_failed_sources(study, pending, output_dir, fingerprint, study_info, progress)
+            if not pending:
+                continue
+            payload = {"models": {m.model_num: m.to_dict() for m in pending}, "output_dir": output_dir,
+                       "evaluation": {"metrics": list(study.evaluation.metrics),
+                                      "representations": list(study.evaluation.representations),
+                                      "settings": study.evaluation.settings, "seed": study.evaluation.seed},
+                       "study_info": study_info, "data_dirs": data_dirs, "cpus": cpus_per_trial,
+                       "gpus": gpus_per_trial}
+            # verbose=0 silences Tune's tables only with its legacy console output.
+            os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+            resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
+            trainable = tune.with_resources(tune.with_parameters(_trainable, payload=payload), resources)
+            concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_trial, 1e-9)))
+            callback = ProgressCallback(total, done_before, output_dir, fingerprint, concurrency, progress)
+            tuner = tune.Tuner(
+                trainable,
+                param_space={"model_num": tune.grid_search([m.model_num for m in pending])},
+                tune_config=tune.TuneConfig(reuse_actors=False),
+                run_config=tune.RunConfig(
+                    name=f"{study.name}-{time.strftime('%Y%m%d-%H%M%S')}-phase{phase_index}",
+                    storage_path=os.path.join(output_dir, RAY_DIR),
+                    failure_config=tune.FailureConfig(max_failures=max_failures),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                    verbose=0, callbacks=[callback]))
+            grid = tuner.fit()
+            for result in grid:
+                if result.error is not None:
+                    model_num = int(result.config["model_num"])
+                    if trial_record(output_dir, model_num, fingerprint) is None:
+                        text = str(result.error).strip().splitlines()
+                        reason = f"trial errored after {max_failures} retries: " + (text[-1] if text else "")
+                        _record_failure(output_dir, payload["models"][model_num], study_info, reason)
+            done_before = sum(1 for m in models if trial.is_finished(output_dir, m.model_num, fingerprint))
+        return summarize(output_dir, models, fingerprint)
+    finally:
+        if started_ray:
+            import ray
+            ray.shutdown()
+
+
+def _record_failure(output_dir: str, model: Dict[str, Any], study_info: Dict[str, str], reason: str) -> None:
+    from tfdisent.evaluation.evaluate import write_json_atomic
+    record = {"model_num": model["model_num"], "status": trial.STATUS_FAILED, "reason": reason,
+              "study": study_info["name"], "fingerprint": study_info["fingerprint"], "spec": model}
+    write_json_atomic(os.path.join(trial.model_dir(output_dir, model["model_num"]), trial.RECORD_FILE), record)
+
+
+def _drop_failed_sources(study, pending, output_dir, fingerprint, study_info, progress):
+    keep = []
+    for model in pending:
+        source = trial_record(output_dir, model.init_from, fingerprint)
+        if source and source.get("status") == trial.STATUS_DONE:
+            keep.append(model)
+        else:
+            reason = f"warm-start source model {model.init_from} did not finish"
+            _record_failure(output_dir, model.to_dict(), study_info, reason)
+            progress(f"[study] model {model.model_num} failed: {reason}")
+    return keep
+
+
+def summarize(output_dir: str, models: Sequence[ModelSpec], fingerprint: str) -> Dict[str, Any]:
+    done, failed, missing = [], {}, []
+    for model in models:
+        record = trial_record(output_dir, model.model_num, fingerprint)
+        if record is None:
+            missing.append(model.model_num)
+        elif record.get("status") == trial.STATUS_DONE:
+            done.append(model.model_num)
+        else:
+            failed[model.model_num] = record.get("reason", "")
+    return {"done": done, "failed": failed, "missing": missing}
