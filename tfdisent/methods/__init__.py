@@ -14,10 +14,12 @@ from tfdisent.methods.factor_vae import FactorVAE
 from tfdisent.methods.hyperparameters import Hyperparameter, resolve
 from tfdisent.methods.info_vae import InfoVAE
 from tfdisent.methods.schedules import CapacitySchedule
+from tfdisent.methods.weak import AdaGVAE, AdaGVAELabels, AdaMLVAE, AdaMLVAELabels, WeakVAE
 
 METHODS: Dict[str, Type[GaussianVAE]] = {
     cls.method_name: cls
-    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE, Decomposition)
+    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE, Decomposition,
+                AdaGVAE, AdaMLVAE, AdaGVAELabels, AdaMLVAELabels)
 }
 
 
@@ -36,5 +38,5 @@ def resolve_hyperparameters(name: str, values: dict) -> dict:
     return resolve(name, get_method(name).hyperparameters, values)
 
 
-__all__ = ["Hyperparameter", "resolve_hyperparameters", "METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
+__all__ = ["AdaGVAE", "AdaGVAELabels", "AdaMLVAE", "AdaMLVAELabels", "WeakVAE", "Hyperparameter", "resolve_hyperparameters", "METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
            "FactorVAE", "GaussianVAE", "InfoVAE", "VAE", "get_method", "method_names"]
