@@ -205,3 +205,33 @@ def test_all_four_methods_registered_with_their_flags():
     assert model.dip_type == "ii"
     with pytest.raises(ValueError, match="has no hyperparameter gamma"):
         resolve_hyperparameters("s2_vae", {"gamma": 1.0})
+
+
+# --- validation on the held-out labels ----------------------------------------------------------------
+def test_validation_scores_on_held_out_labels(tmp_path):
+    from tfdisent.evaluation.validation import validation_metrics_callback, validation_scores
+
+    rs = np.random.RandomState(0)
+    labels = np.stack([rs.randint(4, size=200), rs.randint(5, size=200)], axis=1)
+    perfect = np.concatenate([labels + 0.01 * rs.randn(200, 2), rs.randn(200, 1)], axis=1)
+    scores = validation_scores(perfect, labels)
+    assert scores["mig/discrete_mig"] > 0.8  # 20-bin histograms of 200 noisy points: not exactly 1
+    assert scores["dci/disentanglement"] > 0.8 and scores["sap/SAP_score"] > 0.5
+    mixed = validation_scores(np.stack([labels.sum(1), labels.sum(1), rs.randn(200)], 1), labels, ("mig",))
+    assert mixed["mig/discrete_mig"] < 0.3
+    with pytest.raises(ValueError, match="unknown validation metric"):
+        validation_metrics_callback(("beta_vae",))
+
+    model = _model(S2VAE, num_labels=60)
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    scores = validation_metrics_callback(("mig",))(10, model, None, writer)
+    assert set(scores) == {"mig/discrete_mig"} and 0.0 <= scores["mig/discrete_mig"] <= 1.0
+
+
+def test_validation_callback_skips_unsupervised_models(tmp_path):
+    from tfdisent.evaluation.validation import validation_metrics_callback
+    from tfdisent.methods import BetaVAE
+
+    encoder, decoder = build_architecture("fc", (8, 8, 1), 3)
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    assert validation_metrics_callback()(1, BetaVAE(encoder, decoder), None, writer) == {}
