@@ -30,6 +30,8 @@ SUITES = {
     "semi": [
         ("s2_vae beta=4, 1000 perfect labels, xent", "s2_vae",
          {"beta": 4.0, "num_labels": 1000, "labeller": "perfect", "supervised_loss": "xent"}),
+        ("s2_vae beta=4, 1000 perfect labels, xent, gamma_sup=16", "s2_vae",
+         {"beta": 4.0, "num_labels": 1000, "labeller": "perfect", "supervised_loss": "xent", "gamma_sup": 16.0}),
     ],
     # The unsupervised baseline of "semi" is the identical beta_vae beta=4 configuration of "weak"
     # (same steps, batch, seeds): run it once, not twice, on this shared machine.
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--output", default=None, help="json file for the raw numbers")
+    parser.add_argument("--only", default=None, help="run only the configurations whose label contains this")
     args = parser.parse_args()
 
     from tfdisent import metrics
@@ -53,6 +56,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for label, method, hyperparameters in SUITES[args.suite]:
+        if args.only and args.only not in label:
+            continue
         scores, seconds = [], []
         for seed in seeds:
             run_dir = tempfile.mkdtemp(prefix=f"{method}_s{seed}_")

@@ -198,3 +198,31 @@ def test_train_step_decreases_the_loss_and_methods_are_registered():
         last = float(step(batch)["loss"])
     assert last < first
     assert int(model.step) == 31
+
+
+def test_binary_refuses_bad_k_and_flags_of_other_methods(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "tfdisent.bin.train", "--steps=1", "--noexport",
+                               f"--output_dir={tmp_path / 'run'}", *args], capture_output=True, text=True,
+                              timeout=600)
+
+    result = run("--method=ada_gvae", "--k=5", "--dataset=dsprites")
+    assert result.returncode == 2
+    assert "k must be in [1, 4]" in result.stderr.strip().splitlines()[-1]
+    result = run("--method=beta_vae", "--k=1")
+    assert result.returncode != 0 and "--k does not apply to --method=beta_vae" in result.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_weak_model_exports_like_any_other(tmp_path):
+    from tfdisent.export import export_model
+
+    model = _model(AdaMLVAE)
+    path = export_model(model, str(tmp_path / "export"), (8, 8, 1), version=1)
+    loaded = tf.saved_model.load(path)
+    images = np.random.RandomState(0).uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    out = loaded.signatures["serving_default"](images=tf.constant(images))
+    np.testing.assert_allclose(out["mean"].numpy(), model.encoder(images)[0].numpy(), rtol=1e-5, atol=1e-5)
