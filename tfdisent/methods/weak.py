@@ -160,7 +160,8 @@ class WeakVAE(GaussianVAE):
         terms.update(mean=agg_mean, logvar=agg_logvar, z=z)
         return terms
 
-    def train_step(self, data):
+    def optimization_step(self, data) -> Dict[str, tf.Tensor]:
+        """One Adam step on Eq. 7 for a batch of pairs; returns this batch's terms."""
         variables = self.vae_variables()
         with tf.GradientTape() as tape:
             terms = self.forward(tuple(data), training=True)
@@ -168,8 +169,15 @@ class WeakVAE(GaussianVAE):
         self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
         return self.scalars(terms)
 
+    # The base steps unpack one observation batch; pairs need their own. ``track`` (running means of the
+    # terms) exists once the base class keeps them; until then the batch's terms are returned as they are.
+    def train_step(self, data):
+        logs = self.optimization_step(data)
+        return self.track(logs) if hasattr(self, "track") else logs
+
     def test_step(self, data):
-        return self.scalars(self.forward(tuple(data), training=False))
+        logs = self.scalars(self.forward(tuple(data), training=False))
+        return self.track(logs) if hasattr(self, "track") else logs
 
 
 class AdaGVAE(WeakVAE):
