@@ -14,10 +14,13 @@ from tfdisent.methods.factor_vae import FactorVAE
 from tfdisent.methods.hyperparameters import Hyperparameter, resolve
 from tfdisent.methods.info_vae import InfoVAE
 from tfdisent.methods.schedules import CapacitySchedule
+from tfdisent.methods.semi_supervised import S2BetaTCVAE, S2DIPVAE, S2FactorVAE, S2VAE, SemiSupervised
+from tfdisent.methods.weak import AdaGVAE, AdaGVAELabels, AdaMLVAE, AdaMLVAELabels, WeakVAE
 
 METHODS: Dict[str, Type[GaussianVAE]] = {
     cls.method_name: cls
-    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE, Decomposition)
+    for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE, Decomposition,
+                AdaGVAE, AdaMLVAE, AdaGVAELabels, AdaMLVAELabels, S2VAE, S2BetaTCVAE, S2FactorVAE, S2DIPVAE)
 }
 
 
@@ -36,5 +39,6 @@ def resolve_hyperparameters(name: str, values: dict) -> dict:
     return resolve(name, get_method(name).hyperparameters, values)
 
 
-__all__ = ["Hyperparameter", "resolve_hyperparameters", "METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
+__all__ = ["AdaGVAE", "AdaGVAELabels", "AdaMLVAE", "AdaMLVAELabels", "WeakVAE", "S2BetaTCVAE", "S2DIPVAE", "S2FactorVAE", "S2VAE",
+           "SemiSupervised", "Hyperparameter", "resolve_hyperparameters", "METHODS", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "CapacitySchedule", "DIPVAEI", "DIPVAEII",
            "FactorVAE", "GaussianVAE", "InfoVAE", "VAE", "get_method", "method_names"]
