@@ -21,7 +21,7 @@ from absl import app, flags, logging  # noqa: E402
 
 
 from tfdisent.data import dataset_names  # noqa: E402
-from tfdisent.methods import METHODS, method_names  # noqa: E402
+from tfdisent.methods import METHODS, SemiSupervised, method_names  # noqa: E402
 from tfdisent.models import ARCHITECTURES  # noqa: E402
 from tfdisent.models.distributions import LIKELIHOODS  # noqa: E402
 
@@ -200,6 +200,10 @@ def main(argv):
     try:
         config = _make_config(run_dir)  # a corrupt saved config.json is a one-line error too
         callbacks = _progress_callbacks()
+        if issubclass(METHODS[config.method], SemiSupervised):
+            # Validation MIG/DCI/SAP on the method's held-out labels (Locatello et al. 2020b).
+            from tfdisent.evaluation.validation import validation_metrics_callback
+            callbacks.append(validation_metrics_callback())
         eval_every = FLAGS.eval_every or config.checkpoint_every
         trainer = Trainer(config, run_dir, callbacks=callbacks, eval_every=eval_every)
         config = trainer.config  # resolved: architecture, every hyperparameter

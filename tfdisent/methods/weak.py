@@ -87,7 +87,7 @@ class WeakVAE(GaussianVAE):
     aggregation = "gvae"
     use_labels = False
     hyperparameters = (
-        Hyperparameter("beta", 1.0, "weight of the KL of the aggregated posteriors"),
+        Hyperparameter("beta", 1.0, "weight of the KL of the aggregated posteriors", mutable=True),
         Hyperparameter("k", 1, "factors changed within a training pair; -1 draws k in [1, F-1] per pair",
                        int, lower_bound=-1),
         Hyperparameter("pair_dynamics", "exact", "pair sampling: exact (k distinct factors take new values) or "
@@ -104,7 +104,7 @@ class WeakVAE(GaussianVAE):
             raise ValueError(f"k must be -1 (random) or at least 1, got {k}")
         if pair_dynamics not in weak_pairs.PAIR_DYNAMICS:
             raise ValueError(f"pair_dynamics must be one of {', '.join(weak_pairs.PAIR_DYNAMICS)}")
-        self.beta = float(beta)
+        self.beta = self.mutable_variable("beta", beta)
         self.k = int(k)
         self.pair_dynamics = pair_dynamics
 
@@ -169,15 +169,10 @@ class WeakVAE(GaussianVAE):
         self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
         return self.scalars(terms)
 
-    # The base steps unpack one observation batch; pairs need their own. ``track`` (running means of the
-    # terms) exists once the base class keeps them; until then the batch's terms are returned as they are.
-    def train_step(self, data):
-        logs = self.optimization_step(data)
-        return self.track(logs) if hasattr(self, "track") else logs
-
     def test_step(self, data):
-        logs = self.scalars(self.forward(tuple(data), training=False))
-        return self.track(logs) if hasattr(self, "track") else logs
+        """The terms on a batch of pairs in inference mode, as running means (the base unpacks single
+        observation batches)."""
+        return self.track(self.scalars(self.forward(tuple(data), training=False)))
 
 
 class AdaGVAE(WeakVAE):
