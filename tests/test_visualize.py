@@ -46,10 +46,11 @@ def _make_run(run_dir, dataset, architecture, observation_shape, latent_dim, ste
 
 @pytest.fixture(scope="module")
 def visualized(tmp_path_factory):
-    """A dSprites run directory after ``tfdisent-visualize`` (subprocess: the installed console script)."""
+    """A dSprites run directory after ``tfdisent-visualize`` (subprocess: this checkout's module)."""
     run_dir = _make_run(str(tmp_path_factory.mktemp("viz") / "run"), "dsprites", "dlib_conv", SHAPE, LATENT_DIM)
     start = time.time()
-    result = subprocess.run(["tfdisent-visualize", f"--model_dir={run_dir}", f"--num_samples={NUM_SAMPLES}",
+    result = subprocess.run([sys.executable, "-m", "tfdisent.bin.visualize", f"--model_dir={run_dir}",
+                             f"--num_samples={NUM_SAMPLES}",
                              f"--projector_points={PROJECTOR_POINTS}", "--seed=1"],
                             capture_output=True, text=True, timeout=300, env=ENV)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -307,7 +308,8 @@ def test_cli_rejects_unusable_run_dirs_in_one_line(tmp_path, case):
         (run_dir / "export" / "5" / "saved_model.pb").write_bytes(b"")
         flags = ["--export_version=7"]
     start = time.time()
-    result = subprocess.run(["tfdisent-visualize", f"--model_dir={run_dir}"] + flags, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "tfdisent.bin.visualize", f"--model_dir={run_dir}"] + flags,
+                            capture_output=True,
                             text=True, timeout=120, env=ENV)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
