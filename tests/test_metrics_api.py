@@ -52,7 +52,7 @@ def test_metric_names_and_defaults_match_the_study_configs():
     assert (fv["num_variance_estimate"], fv["prune_threshold"], fv["batch_size"]) == (10000, 0.05, 64)
     assert metrics.default_settings("mig")["num_bins"] == 20
     dci = metrics.default_settings("dci")
-    assert (dci["num_train"], dci["num_test"], dci["batch_size"], dci["backend"]) == (10000, 5000, 16, "sklearn")
+    assert (dci["num_train"], dci["num_test"], dci["batch_size"], dci["backend"]) == (10000, 5000, 16, "exact")
     assert metrics.default_settings("sap")["continuous_factors"] is False
     assert metrics.default_settings("irs")["diff_quantile"] == 0.99
     assert metrics.default_settings("downstream")["num_train"] == (10, 100, 1000, 10000)

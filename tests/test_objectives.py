@@ -58,7 +58,7 @@ def test_beta_tcvae_is_kl_plus_beta_minus_one_tc(estimator):
 @pytest.mark.parametrize("cls, dip_type, factor", [(DIPVAEI, "i", 10.0), (DIPVAEII, "ii", 1.0)])
 def test_dip_vae_penalties(cls, dip_type, factor):
     model = _model(cls, lambda_od=2.0)
-    assert model.lambda_d == pytest.approx(2.0 * factor)  # study defaults: lambda_d = 10 (I) / 1 (II) x lambda_od
+    assert float(model.lambda_d) == pytest.approx(2.0 * factor)  # study defaults: lambda_d = 10 (I) / 1 (II) x lambda_od
     terms = model.regularizer(KL, MEAN, LOGVAR, Z)
     off, diag = dip_penalties(dip_covariance(MEAN, LOGVAR, dip_type))
     assert float(terms["regularizer"]) == pytest.approx(7.5 + 2.0 * float(off) + 2.0 * factor * float(diag), rel=1e-5)

@@ -145,11 +145,14 @@ def _make_config(run_dir: str):
         # Resume: the saved settings, overridden only by flags given on this command line.
         # A different --method is refused by the Trainer's resumability check, like any other change.
         config = TrainConfig.load(saved_path)
+        saved_method = config.method
         for name in _CONFIG_FLAGS:
             if FLAGS[name].present:
                 setattr(config, name, FLAGS[name].value)
         overrides = _hyperparameters(config.method)
-        config.hyperparameters = {**config.hyperparameters, **overrides}
+        # Another method's saved hyperparameters do not carry over (the Trainer refuses the switch).
+        saved = config.hyperparameters if config.method == saved_method else {}
+        config.hyperparameters = {**saved, **overrides}
         return config
     values = {name: FLAGS[name].value for name in _CONFIG_FLAGS}
     return TrainConfig(hyperparameters=_hyperparameters(FLAGS.method), **values)

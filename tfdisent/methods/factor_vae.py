@@ -50,7 +50,8 @@ class FactorVAE(GaussianVAE):
 
     def regularizer(self, kl, mean, logvar, z):
         logits = self.discriminator(z, training=True)
-        tc = tf.reduce_mean(logits[:, 0] - logits[:, 1])
+        # float32 like every loss term (the discriminator may run in float16 under mixed precision).
+        tc = tf.cast(tf.reduce_mean(logits[:, 0] - logits[:, 1]), tf.float32)
         return {"regularizer": self.kl_term(kl) + self.gamma * tc, "total_correlation": tc}
 
     def discriminator_loss(self, z: tf.Tensor) -> tf.Tensor:

@@ -172,10 +172,10 @@ def resolve_checkpoint(path: str) -> str:
 def warm_start(model: GaussianVAE, path: str) -> str:
     """Initialises encoder and decoder from another run (e.g. a plain VAE; Abdi et al. 2019)."""
     prefix = resolve_checkpoint(path)
-    status = tf.train.Checkpoint(encoder=model.encoder, decoder=model.decoder).restore(prefix)
     try:
+        status = tf.train.Checkpoint(encoder=model.encoder, decoder=model.decoder).restore(prefix)
         status.expect_partial().assert_existing_objects_matched()
-    except AssertionError as e:
+    except (AssertionError, ValueError) as e:  # unmatched objects, or variables of other shapes
         raise RunConfigError(f"--init_from {path}: its networks do not match this run's "
                              f"architecture/latent_dim ({e})") from e
     return prefix
