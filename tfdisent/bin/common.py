@@ -98,3 +98,22 @@ def quiet_tensorflow_logs(argv: Sequence[str] = ()) -> None:
         thread.join(timeout=5)
 
     atexit.register(restore)
+
+
+def guarded(program: str, main: Callable[[list], None], interrupted: str = "interrupted") -> Callable[[list], None]:
+    """``main`` for ``absl.app.run`` that turns an unexpected exception into one error line (exit 1) and
+    Ctrl-C into ``<program>: <interrupted>`` (exit 130), never a traceback wall."""
+
+    def guarded_main(argv):
+        try:
+            main(argv)
+        except KeyboardInterrupt:
+            print(f"{program}: {interrupted}", file=sys.stderr)
+            sys.exit(130)
+        except SystemExit:
+            raise
+        except Exception as error:  # noqa: BLE001 - one line, never a traceback wall
+            text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            fail(program, f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
+
+    return guarded_main

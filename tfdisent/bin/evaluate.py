@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -182,21 +182,8 @@ def _is_multi(name: str) -> bool:
     return metrics.is_multi_model(name)
 
 
-def _main_guarded(argv):
-    try:
-        main(argv)
-    except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as error:  # noqa: BLE001 - one line, never a traceback wall
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        _fail(f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
-
-
 def run():
-    app.run(_main_guarded)
+    app.run(guarded(PROGRAM, main, "interrupted"))
 
 
 if __name__ == "__main__":

@@ -17,13 +17,12 @@ Exit status: 0 done; 2 bad input (one line on stderr); 1 an unexpected failure.
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -120,21 +119,8 @@ def main(argv):
     print(f"  TensorBoard:      tensorboard --logdir {os.path.join(out, 'logs')}")
 
 
-def _main_guarded(argv):
-    try:
-        main(argv)
-    except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted (rerun the same command to resume)", file=sys.stderr)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as error:  # noqa: BLE001 - one line, never a traceback wall
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        _fail(f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
-
-
 def run():
-    app.run(_main_guarded)
+    app.run(guarded(PROGRAM, main, "interrupted (rerun the same command to resume)"))
 
 
 if __name__ == "__main__":

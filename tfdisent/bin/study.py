@@ -20,14 +20,13 @@ Exit status: 0 success; 1 some models failed (recorded, the others finished); 2 
 from __future__ import annotations
 
 import os
-
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+
+quiet_tensorflow_logs()
 
 from absl import app, flags  # noqa: E402
-
-from tfdisent.bin.common import failer  # noqa: E402
 
 FLAGS = flags.FLAGS
 PROGRAM = "tfdisent-study"
@@ -183,21 +182,8 @@ def main(argv):
         _analyze(_require_output_dir())
 
 
-def _main_guarded(argv):
-    try:
-        main(argv)
-    except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted; rerun the same command to resume", file=sys.stderr)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as error:  # noqa: BLE001 - one line, never a traceback wall
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        _fail(f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
-
-
 def run():
-    app.run(_main_guarded)
+    app.run(guarded(PROGRAM, main, "interrupted; rerun the same command to resume"))
 
 
 if __name__ == "__main__":
