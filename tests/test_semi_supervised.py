@@ -5,27 +5,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfdisent.data import DatasetError, GroundTruthData
+from tfdisent.data import DatasetError
 from tfdisent.data.labels import (apply_labeller, check_label_settings, draw_labelled_subset,
                                   semi_supervised_dataset, split_sizes)
 from tfdisent.methods import METHODS, S2DIPVAE, S2FactorVAE, S2VAE, resolve_hyperparameters
 from tfdisent.methods.semi_supervised import cov_loss, embed_loss, gamma_at, l2_loss, xent_loss
 from tfdisent.models import build_architecture
 
+from factor_grid import FactorGrid
 
-class _Grid(GroundTruthData):
-    name = "grid"
 
-    def __init__(self, factor_sizes=(3, 10, 40)):
-        self.factor_sizes = tuple(factor_sizes)
-        self.factor_names = tuple(f"f{i}" for i in range(len(factor_sizes)))
-        self.observation_shape = (8, 8, 1)
-
-    def sample_observations_from_factors(self, factors, random_state):
-        images = np.zeros((len(factors), 8, 8, 1), np.float32)
-        for j, size in enumerate(self.factor_sizes):
-            images[:, 0, j, 0] = factors[:, j] / max(size - 1, 1)
-        return images
+def _Grid(factor_sizes=(3, 10, 40)):
+    return FactorGrid(factor_sizes)
 
 
 def _model(cls, latent_dim=5, dataset=None, **kwargs):

@@ -5,29 +5,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfdisent.data import DatasetError, GroundTruthData
+from tfdisent.data import DatasetError
 from tfdisent.data.weak_pairs import check_pair_settings, pair_dataset, sample_pair_factors
 from tfdisent.methods import METHODS, AdaGVAE, AdaGVAELabels, AdaMLVAE, resolve_hyperparameters
 from tfdisent.methods.weak import (adaptive_shared_mask, aggregate_posteriors, gvae_average, ml_vae_average,
                                    pair_divergence)
 from tfdisent.models import build_architecture
 
+from factor_grid import FactorGrid
 
-class _Grid(GroundTruthData):
-    """A tiny factor grid whose observation encodes its factors (8x8 image, pixel j = factor j / size)."""
 
-    name = "grid"
-
-    def __init__(self, factor_sizes=(3, 4, 5, 2)):
-        self.factor_sizes = tuple(factor_sizes)
-        self.factor_names = tuple(f"f{i}" for i in range(len(factor_sizes)))
-        self.observation_shape = (8, 8, 1)
-
-    def sample_observations_from_factors(self, factors, random_state):
-        images = np.zeros((len(factors), 8, 8, 1), np.float32)
-        for j, size in enumerate(self.factor_sizes):
-            images[:, 0, j, 0] = factors[:, j] / max(size - 1, 1)
-        return images
+def _Grid(factor_sizes=(3, 4, 5, 2)):
+    return FactorGrid(factor_sizes)
 
 
 def _model(cls, latent_dim=6, **kwargs):
