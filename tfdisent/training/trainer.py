@@ -560,7 +560,8 @@ class Trainer:
         self._last_logs: Dict[str, float] = {}
         if self.step < self.config.steps:
             self.train_steps(self.config.steps - self.step, on_interval, progress)
-        if self._latest_own_checkpoint() is None or not self._latest_own_checkpoint().endswith(f"-{self.step}"):
+        latest = self._latest_own_checkpoint()
+        if latest is None or not latest.endswith(f"-{self.step}"):
             self.save()
         self._train_seconds = time.time() - wall_start
         if stopped["early"]:
