@@ -77,6 +77,10 @@ def _small(**changes):
     ({"evaluation": {"metrics": ["mig", "nope"], "representations": ["mean"]}}, "unknown metric 'nope'"),
     ({"evaluation": {"metrics": ["mig"], "representations": ["mean"], "settings": {"mig": {"bins": 3}}}},
      "unknown setting"),
+    ({"evaluation": {"metrics": ["dci"], "representations": ["mean"], "settings": {"dci": {"backend": "hist"}}}},
+     "'hist' is not one of exact, sklearn"),
+    ({"evaluation": {"metrics": ["downstream"], "representations": ["mean"],
+                     "settings": {"downstream": {"predictors": ["svm"]}}}}, "'svm' is not one of"),
     ({"evaluation": {"metrics": ["mig"], "representations": ["median"]}}, "unknown representation"),
     ({"train": {"stepz": 3}}, "unknown training setting"),
     ({"configs": [{"method": "beta_vae", "init_from": "nothing"}]}, "names no config"),
@@ -84,6 +88,11 @@ def _small(**changes):
 def test_bad_study_files(changes, message):
     with pytest.raises(spec.StudyError, match=message):
         spec.validate_study(spec.study_from_dict(_small(**changes)))
+
+
+@pytest.mark.parametrize("name", ["unsupervised_study_v1", "abdi2019", "cpu_small"])
+def test_shipped_studies_are_valid(name):
+    spec.validate_study(spec.load_study(name))
 
 
 def test_fingerprint_ignores_filters_but_not_settings():

@@ -108,14 +108,22 @@ def _coerce(name: str, key: str, value, default):
 
 
 def resolve_settings(name: str, **overrides) -> Dict[str, Any]:
-    """Defaults of ``name`` updated with ``overrides``; unknown setting names raise MetricError."""
+    """Defaults of ``name`` updated with ``overrides``; unknown setting names, values of the wrong type and
+    values outside a metric's ``CHOICES`` (e.g. an unknown DCI backend) raise MetricError."""
     settings = default_settings(name)
     unknown = sorted(set(overrides) - set(settings))
     if unknown:
         raise MetricError(f"{name}: unknown setting(s) {', '.join(unknown)}; "
                           f"settings are {', '.join(sorted(settings))}")
+    choices = getattr(_module(name), "CHOICES", {})
     for key, value in overrides.items():
         settings[key] = _coerce(name, key, value, settings[key])
+        if key in choices:
+            given = settings[key] if isinstance(settings[key], tuple) else (settings[key],)
+            bad = [item for item in given if item not in choices[key]]
+            if bad or not given:
+                raise MetricError(f"{name}.{key}: {', '.join(map(repr, bad)) or 'nothing'} is not one of "
+                                  f"{', '.join(choices[key])}")
     return settings
 
 

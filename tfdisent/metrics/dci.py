@@ -45,6 +45,7 @@ REFERENCE_NAME = "dci"
 NEEDS_FACTORS = True
 DEFAULTS = {"num_train": 10000, "num_test": 5000, "batch_size": 16, "backend": "exact",
             "n_jobs": -1}
+CHOICES = {"backend": utils.GBT_BACKENDS}
 SCORE_KEYS = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
 
 

@@ -44,6 +44,7 @@ PREDICTORS = {"logistic_regression_cv": "logistic_regression",
 DEFAULTS = {"num_train": (10, 100, 1000, 10000), "num_test": 5000, "batch_size": 16,
             "predictors": ("logistic_regression_cv", "gradient_boosting_classifier"),
             "gbt_backend": "sklearn", "n_jobs": -1}
+CHOICES = {"predictors": tuple(PREDICTORS), "gbt_backend": utils.GBT_BACKENDS}
 SCORE_KEYS = ()  # depends on the settings; see the module docstring
 
 

@@ -48,6 +48,7 @@ REFERENCE_NAME = "fairness"
 NEEDS_FACTORS = True
 DEFAULTS = {"num_train": 10000, "num_test_points_per_class": 100, "batch_size": 16,
             "gbt_backend": "sklearn", "n_jobs": -1}
+CHOICES = {"gbt_backend": utils.GBT_BACKENDS}
 SCORE_KEYS = ("mean_fairness:mean_pred:mean_sens",)  # the paper's score; every combination is reported
 
 
