@@ -36,18 +36,11 @@ from tfdisent.training import TrainConfig, Trainer
 run_dir = tempfile.mkdtemp(prefix="study_bench_")
 config = TrainConfig(method="beta_vae", dataset="dsprites", steps={warmup}, log_every=50, checkpoint_every=10**6,
                      checkpoint_secs=10**6, image_every=0, export=False)
-kwargs = {{"handle_signals": False}} if "handle_signals" in Trainer.__init__.__code__.co_varnames else {{}}
-trainer = Trainer(config, run_dir, **kwargs)
-if hasattr(trainer, "train_steps"):
-    trainer.restore_or_initialize()
-    trainer.train_steps({warmup})
-    start = time.perf_counter()
-    trainer.train_steps({steps})
-else:
-    trainer.train()
-    config.steps = {warmup} + {steps}
-    start = time.perf_counter()
-    trainer.train()
+trainer = Trainer(config, run_dir, handle_signals=False)
+trainer.restore_or_initialize()
+trainer.train_steps({warmup})
+start = time.perf_counter()
+trainer.train_steps({steps})
 elapsed = time.perf_counter() - start
 print(json.dumps({{"threads": {threads}, "steps": {steps}, "seconds": elapsed,
                    "images_per_second": {steps} * 64 / elapsed}}))

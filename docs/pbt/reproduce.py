@@ -4,12 +4,20 @@ fitness against the same compute spent on independent beta-TCVAE runs with the s
     python docs/pbt/reproduce.py --out=runs/pbt_evidence --seeds=0,1,2 --population=4 \
         --generations=4 --generation_samples=3200 --num_labels=2000
 
-Per seed s: one PBT-S-VAE run (population P, G generations of S samples; fitness = discrete MIG on
-a fixed subset of --num_labels labelled images), and one independent beta-TCVAE per study beta
-(disentanglement_lib: 1, 2, 4, 6, 8, 10; batch 64, lr 1e-4) sharing the PBT run's training
-samples equally (same compute). Every final model (PBT: the best model across all generations)
-is scored with MIG and DCI (reduced sample sizes, --eval_num_train) on held-out draws
-(RandomState(1234)). Writes OUT/results.json, OUT/results.md and OUT/mig_dci.png.
+Per seed s:
+
+* PBT-S-VAE: one PBT run (population P, G generations of S samples; fitness = discrete MIG on a fixed
+  subset of --num_labels labelled images).
+* beta-TCVAE, study betas: one independent beta-TCVAE per study beta (disentanglement_lib: 1, 2, 4,
+  6, 8, 10; batch 64, lr 1e-4) sharing the PBT run's training samples equally (same compute).
+* Model selection (the paper's baseline): of those six models, the one with the best discrete MIG on
+  1000 labelled images (a fixed draw of the seed, not the evaluation draw).
+* Semi-supervised, 1000 labels (Locatello et al. 2020): one s2_beta_tcvae (beta 6, gamma_sup 4, 1000
+  labels, the xent loss) trained as long as one baseline model, i.e. 1/6 of the compute.
+
+Every final model (PBT: the best model across all generations) is scored with MIG and DCI (reduced
+sample sizes, --eval_num_train) on held-out draws (seed 1234). Writes OUT/results.json,
+OUT/results.md and OUT/mig_dci.png; rerun the same command to continue where it stopped.
 """
 
 from __future__ import annotations
@@ -25,17 +33,37 @@ import numpy as np
 STUDY_BETAS = (1, 2, 4, 6, 8, 10)
 
 
-def evaluate(model_dir: str, dataset, num_train: int) -> dict:
-    from tfdisent.evaluation import evaluate as evaluation
+SELECTION_LABELS = 1000
+SEMI_SUPERVISED_BETA = 6.0
+
+
+def _representation(model_dir: str, dataset):
     from tfdisent.evaluation.representation import load_gaussian_encoder, mean_representation
 
-    encoder = load_gaussian_encoder(model_dir, dataset.observation_shape)
-    results = evaluation.run_metrics(dataset, ["mig", "dci"], seed=1234, representation_fn=mean_representation(encoder),
+    return mean_representation(load_gaussian_encoder(model_dir, dataset.observation_shape))
+
+
+def evaluate(model_dir: str, dataset, num_train: int) -> dict:
+    """Held-out MIG and DCI (seed 1234) of a model's mean representation."""
+    from tfdisent.evaluation import evaluate as evaluation
+
+    results = evaluation.run_metrics(dataset, ["mig", "dci"], seed=1234,
+                                     representation_fn=_representation(model_dir, dataset),
                                      overrides={"mig": {"num_train": num_train},
-                                                "dci": {"num_train": num_train, "num_test": num_train // 2,
-                                                        "backend": "hist"}}, progress=None)
+                                                "dci": {"num_train": num_train, "num_test": num_train // 2}},
+                                     progress=None)
     return {"mig": results["mig"].get("discrete_mig"), "dci": results["dci"].get("disentanglement"),
             "errors": {k: v["error"] for k, v in results.items() if "error" in v}}
+
+
+def selection_mig(model_dir: str, dataset, seed: int) -> float:
+    """Discrete MIG on a fixed draw of 1000 labelled images (the model-selection baseline's score)."""
+    from tfdisent.evaluation import evaluate as evaluation
+
+    results = evaluation.run_metrics(dataset, ["mig"], seed=10_000 + seed,
+                                     representation_fn=_representation(model_dir, dataset),
+                                     overrides={"mig": {"num_train": SELECTION_LABELS}}, progress=None)
+    return results["mig"].get("discrete_mig", float("nan"))
 
 
 def main() -> None:
@@ -49,6 +77,7 @@ def main() -> None:
     parser.add_argument("--eval_num_train", type=int, default=5000)
     parser.add_argument("--num_cpus", type=int, default=2)
     parser.add_argument("--skip_baseline", action="store_true")
+    parser.add_argument("--skip_semi_supervised", action="store_true")
     args = parser.parse_args()
 
     from tfdisent.data import load_dataset
@@ -98,9 +127,30 @@ def main() -> None:
             trainer.train()
             scores = evaluate(run, dataset, args.eval_num_train)
             results["baseline"][name] = {"seed": seed, "beta": beta, "steps": steps, "training_samples": steps * 64,
-                                         "wall_seconds": time.time() - start, **scores}
+                                         "wall_seconds": time.time() - start,
+                                         "selection_mig": selection_mig(run, dataset, seed), **scores}
             save()
             print("baseline", name, results["baseline"][name], flush=True)
+        candidates = [results["baseline"][f"{seed}_beta{beta}"] for beta in STUDY_BETAS]
+        chosen = max(candidates, key=lambda entry: np.nan_to_num(entry["selection_mig"], nan=-1.0))
+        results.setdefault("selection", {})[key] = {**chosen, "training_samples": sum(c["training_samples"]
+                                                                                      for c in candidates)}
+        save()
+        if args.skip_semi_supervised or key in results.setdefault("semi_supervised", {}):
+            continue
+        run = os.path.join(out, f"s2_s{seed}")
+        steps = candidates[0]["steps"]
+        start = time.time()
+        trainer = Trainer(TrainConfig(method="s2_beta_tcvae", steps=steps, batch_size=64, learning_rate=1e-4,
+                                      seed=seed, hyperparameters={"beta": SEMI_SUPERVISED_BETA,
+                                                                  "num_labels": SELECTION_LABELS},
+                                      image_every=0, eval_batches=10), run)
+        trainer.train()
+        results["semi_supervised"][key] = {"seed": seed, "steps": steps, "training_samples": steps * 64,
+                                           "wall_seconds": time.time() - start, **evaluate(run, dataset,
+                                                                                          args.eval_num_train)}
+        save()
+        print("semi-supervised", key, results["semi_supervised"][key], flush=True)
     write_report(results, out)
 
 
@@ -110,10 +160,14 @@ def write_report(results: dict, out: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = {"PBT-S-VAE (MIG)": list(results["pbt"].values()), "beta-TCVAE, study betas": list(results["baseline"].values())}
+    groups = {"PBT-S-VAE (MIG)": list(results["pbt"].values()),
+              "beta-TCVAE, study betas (all six)": list(results["baseline"].values()),
+              "model selection: best of the six by MIG on 1000 labels": list(results.get("selection", {}).values()),
+              "semi-supervised s2_beta_tcvae, 1000 labels": list(results.get("semi_supervised", {}).values())}
+    short = ["PBT-S-VAE", "beta-TCVAE", "selection", "s2 (1000)"]
     lines = ["| method | models | MIG mean | MIG std | DCI mean | DCI std | training samples per model |",
              "|---|---|---|---|---|---|---|"]
-    figure, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for index, (name, entries) in enumerate(groups.items()):
         mig = np.array([e["mig"] for e in entries if e.get("mig") is not None], float)
         dci = np.array([e["dci"] for e in entries if e.get("dci") is not None], float)
@@ -126,8 +180,8 @@ def write_report(results: dict, out: str) -> None:
             axis.scatter(np.full(len(values), index) + np.random.RandomState(0).uniform(-0.1, 0.1, len(values)), values)
             axis.errorbar([index + 0.25], [values.mean()], [values.std()], fmt="o", color="black")
     for axis, title in zip(axes, ("MIG", "DCI disentanglement")):
-        axis.set_xticks([0, 1])
-        axis.set_xticklabels(["PBT-S-VAE", "beta-TCVAE"])
+        axis.set_xticks(range(len(short)))
+        axis.set_xticklabels(short)
         axis.set_title(title)
     figure.tight_layout()
     figure.savefig(os.path.join(out, "mig_dci.png"), dpi=90)

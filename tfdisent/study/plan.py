@@ -15,9 +15,10 @@ from typing import Any, Dict, Sequence
 from tfdisent.study.spec import ModelSpec, Study
 
 # Training images per second of one beta-VAE trainer on dSprites (dlib_conv, batch 64) by TF thread count.
-# 2 threads: measured on the quiet machine at the start of the session (tfdisent-train, 600 steps, ~750 img/s).
-# 1 thread: not measured (the machine never became quiet again): 750 scaled by the 213/324 img/s ratio.
-CPU_IMAGES_PER_SECOND = {1: 490.0, 2: 750.0}
+# Measured with benchmarks/study_overhead.py --steps=300 on the quiet 2-core machine (2026-11-30): one trainer
+# alone 544 img/s on 1 thread and 860 on 2; two 1-thread trainers side by side 667 each (1334 total, 1.55x one
+# 2-thread trainer). 1 thread: the side-by-side figure rounded down, as a study runs two trials at once.
+CPU_IMAGES_PER_SECOND = {1: 600.0, 2: 860.0}
 # Every method is assumed to cost a beta-VAE step (not measured per method here; FactorVAE's discriminator
 # makes its steps dearer, see benchmarks/train_throughput.py).
 METHOD_COST: Dict[str, float] = {}
