@@ -8,7 +8,7 @@ a real model's size (8.5 MB, a dlib_conv beta-VAE), against the training time of
 ``--model_steps`` steps on one thread (measured in part 2).
 
 Part 2 (scaling): dSprites beta-VAE, dlib_conv, batch 64, each trainer in its own process with its
-TensorFlow pools sized as a trial does (:func:`tfdisent.study.trial.configure_tensorflow`):
+TensorFlow pools sized as a trial does (:func:`tfdisent.training.resources.configure_tensorflow`):
 one 1-thread trainer alone, one 2-thread trainer alone, then two 1-thread trainers at the same time;
 images per second after a warm-up interval. The ratio "two 1-thread / one 2-thread" is what
 ``--cpus_per_trial=1`` vs ``2`` buys a study on this machine. Absolute numbers depend on the load
@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = r"""
 import json, os, sys, tempfile, time
 sys.path.insert(0, {root!r})
-from tfdisent.study.trial import configure_tensorflow
+from tfdisent.training.resources import configure_tensorflow
 configure_tensorflow({threads})
 from tfdisent.training import TrainConfig, Trainer
 run_dir = tempfile.mkdtemp(prefix="study_bench_")

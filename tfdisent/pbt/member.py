@@ -34,6 +34,7 @@ import numpy as np
 
 from tfdisent.pbt import explore as explore_lib
 from tfdisent.pbt import fitness as fitness_lib
+from tfdisent.training.resources import configure_tensorflow
 
 META_FILE = "pbt_member.json"
 NAN_SCORE = -1.0
@@ -424,6 +425,7 @@ def trainable(config: Dict[str, object]) -> None:
     context = tune.get_context()
     index = member_id_from_trial(context.get_trial_id())
     static = config["pbt"]
+    configure_tensorflow(float(static.get("cpus_per_member", 1.0)))
     # A resumed run (runner.resume_points) numbers its trials 0.. but keeps the members' ids, and
     # starts each from the member's last checkpoint of the killed run.
     member = int(static["member_ids"][index]) if static.get("member_ids") else index

@@ -128,7 +128,7 @@ class PBTSettings:
                 "leaf_manifest": os.path.abspath(self.leaf_manifest) if self.leaf_manifest else None,
                 "subset_path": os.path.abspath(self.subset_path) if self.subset_path else None,
                 "latent_dim": self.latent_dim, "architecture": self.architecture, "log_every": self.log_every,
-                "backend": self.backend, "toy_delay": self.toy_delay, "max_generations": self.generations, "fitness_seed": self.seed}
+                "backend": self.backend, "toy_delay": self.toy_delay, "cpus_per_member": self.cpus_per_member, "max_generations": self.generations, "fitness_seed": self.seed}
 
     def initial_population(self) -> List[Dict[str, float]]:
         """The paper's initial draws for every member (doubled if asked), reproducible from seed."""

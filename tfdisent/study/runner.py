@@ -2,7 +2,7 @@
 
 * Engine: ``tune.Tuner`` over ``tune.grid_search`` of model numbers with the function trainable
   :func:`_trainable` wrapped in ``tune.with_resources({"cpu": c, "gpu": g})``; no home-made pools or
-  queues. Each trial sizes TensorFlow's thread pools to its CPU share (:func:`trial.configure_tensorflow`).
+  queues. Each trial sizes TensorFlow's thread pools to its CPU share (:func:`tfdisent.training.resources.configure_tensorflow`).
 * Faults: ``FailureConfig(max_failures)`` retries a crashed trial, which resumes from its run
   directory's checkpoint (the run directory under ``--output_dir`` *is* the checkpoint, so nothing is
   copied into Ray's storage). A killed driver: rerunning the same command skips every model whose

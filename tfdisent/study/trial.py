@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional
 
+from tfdisent.training.resources import configure_tensorflow
+
 MODELS_DIR = "models"
 RECORD_FILE = os.path.join("results", "study_record.json")
 TRAIN_RESULTS_FILE = os.path.join("results", "train_results.json")
@@ -34,7 +36,6 @@ STATUS_FAILED = "failed"
 # report(metrics) -> None; called after every logging interval and at the end (Ray Tune's tune.report).
 Reporter = Callable[[Dict[str, Any]], None]
 
-_configured = False
 
 
 def model_dir(output_dir: str, model_num: int) -> str:
@@ -60,29 +61,6 @@ def is_finished(output_dir: str, model_num: int, fingerprint: str) -> bool:
     record = read_record(output_dir, model_num)
     return bool(record) and record.get("fingerprint") == fingerprint and record.get("status") in (
         STATUS_DONE, STATUS_FAILED)
-
-
-def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
-    """TensorFlow's thread pools sized to the trial's CPU share (Ray sets OMP_NUM_THREADS but not
-    TF's pools) and GPU memory growth (TF would otherwise take the whole GPU, which breaks fractional
-    GPUs: ray-project/ray#13680). Must run before the first TF op of the process; later calls are no-ops."""
-    global _configured
-    if _configured:
-        return
-    import tensorflow as tf
-
-    threads = max(1, int(round(cpus)))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
-    except RuntimeError:
-        pass  # TF already initialised in this process (in-process tests): keep its pools
-    try:
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:
-        pass
-    _configured = True
 
 
 def train_config_dict(model: Dict[str, Any], output_dir: str, data_dir: Optional[str]) -> Dict[str, Any]:
