@@ -1,7 +1,7 @@
 """``tfdisent-study plan``: how many models a (filtered) study has and what it costs.
 
 CPU figures come from measurements on this project's 2-core CPU machine (``benchmarks/study_overhead.py``
-and the ``cpu_small`` run; see BUILD_NOTES.md "Studies"): training images per second of one trial per
+and the ``cpu_small`` run of docs/study_cpu_small/; see BUILD_NOTES.md "Studies"): training images per second of one trial per
 thread count, and metric wall time per 1,000 sampled points. GPU figures are *on paper*: an assumed
 training speed (``GPU_IMAGES_PER_SECOND``, not measured here) and the same CPU-bound metric time
 (the metrics are numpy/scikit-learn; only encoding would move to the GPU).
@@ -23,15 +23,17 @@ CPU_IMAGES_PER_SECOND = {1: 600.0, 2: 860.0}
 # makes its steps dearer, see benchmarks/train_throughput.py).
 METHOD_COST: Dict[str, float] = {}
 # Metric wall seconds per 1,000 points of num_train (+ num_eval/num_test/num_variance_estimate), one thread:
-# from the reduced cpu_small run on the loaded machine (docs/study_cpu_small/wall_times.csv), divided by that
-# run's measured training slowdown against the quiet machine (5.4x). Rough: +-2x.
-METRIC_SECONDS_PER_1000 = {"beta_vae": 88.0, "factor_vae": 17.0, "mig": 1.1, "dci": 18.0, "sap": 0.9,
-                           "modularity_explicitness": 2.5, "irs": 3.0, "unsupervised": 0.3, "downstream": 31.0,
-                           "sparsity": 1.0}
+# measured in the cpu_small run of docs/study_cpu_small/ (its first model, mean representation, while the
+# machine ran only the study: 2 trials on 2 cores). Rough: the costs are not linear in the points (fixed
+# encoding, fitting and start-up costs), +-2x.
+METRIC_SECONDS_PER_1000 = {"beta_vae": 45.0, "factor_vae": 4.6, "mig": 0.4, "dci": 3.2, "sap": 0.5,
+                           "modularity_explicitness": 0.8, "irs": 1.0, "unsupervised": 0.3, "downstream": 13.0,
+                           "sparsity": 0.5}
 # On paper, not measured: dlib_conv at batch 64 on one V100-class GPU. (Cross-check, unverified: Locatello et
 # al. report about 2.5 P100 GPU-years for ~12,800 models, i.e. ~1.7 h per 300k-step model with evaluation.)
 GPU_IMAGES_PER_SECOND = 3000.0
-SETUP_SECONDS_PER_MODEL = 30.0  # process start, TensorFlow import, export, Ray trial overhead (measured ~20-40 s)
+SETUP_SECONDS_PER_MODEL = 45.0  # trial start, TensorFlow import, build and trace, export (cpu_small: 284 s per model
+# = 166 s training + 74 s metrics + ~45 s the rest)
 
 
 def _points(settings: Dict[str, Any]) -> float:
