@@ -22,6 +22,8 @@ def _run(tmp_path, *args):
 @pytest.mark.parametrize("args, message", [
     (["--fitness=mig", "--population=1"], "--population=1 is too small"),
     (["--fitness=mig", "--num_labels=1000000"], "exceeds the dataset's 737280 examples"),
+    (["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],
+     "--ray_address 127.0.0.1:9: cannot reach a Ray cluster there"),
 ])
 def test_bad_input_one_line(tmp_path, args, message):
     code, lines, out = _run(tmp_path, *args)

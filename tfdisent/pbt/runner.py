@@ -37,6 +37,7 @@ from tfdisent.pbt import fitness as fitness_lib
 from tfdisent.pbt import member as member_lib
 from tfdisent.pbt import records
 from tfdisent.pbt.explore import PBTConfigError
+from tfdisent.training.resources import RayAddressError, init_ray
 
 EXPERIMENT_NAME = "population"
 MAX_GENERATION_SAMPLES = 10 ** 9
@@ -301,21 +302,16 @@ def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Op
     return trainer.export()
 
 
-def init_ray(settings: PBTSettings):
+def connect_ray(settings: PBTSettings) -> None:
     """Local Ray (or ``ray_address``) whose workers import this same tfdisent."""
-    import ray  # noqa: PLC0415
-
-    if ray.is_initialized():
-        return ray
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    runtime_env = {"env_vars": {"PYTHONPATH": package_root + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                                "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
-    if settings.ray_address:
-        ray.init(address=settings.ray_address, runtime_env=runtime_env, log_to_driver=False)
-    else:
-        ray.init(num_cpus=settings.num_cpus, include_dashboard=False, runtime_env=runtime_env,
-                 log_to_driver=False, configure_logging=False)
-    return ray
+    try:
+        init_ray(settings.ray_address, settings.num_cpus)
+    except RayAddressError as error:
+        raise PBTConfigError(str(error)) from None
+    except Exception as error:  # noqa: BLE001 - ConnectionError, RuntimeError, ...
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PBTConfigError(f"--ray_address {settings.ray_address or 'local'}: cannot connect to Ray ({text})") \
+            from None
 
 
 def run_pbt(settings: PBTSettings) -> dict:
@@ -324,6 +320,7 @@ def run_pbt(settings: PBTSettings) -> dict:
 
     dataset = member_lib.load_data(settings.static_config()) if settings.backend == "trainer" else None
     settings.validate(dataset)
+    connect_ray(settings)   # before anything is written: an unreachable --ray_address leaves no directory
     output_dir = os.path.abspath(settings.output_dir)
     os.makedirs(output_dir, exist_ok=True)
     settings_path = os.path.join(output_dir, "pbt_settings.json")
@@ -339,7 +336,6 @@ def run_pbt(settings: PBTSettings) -> dict:
     else:
         with open(settings_path, "w") as stream:
             json.dump(saved, stream, indent=2)
-    init_ray(settings)
     random.seed(settings.seed)  # Ray's PBT draws donors with the random module (driver only)
     storage = os.path.join(output_dir, "ray")
     attempts = experiment_dirs(storage)

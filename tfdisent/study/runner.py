@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from tfdisent.study import trial
 from tfdisent.study.spec import ModelSpec, Study, StudyError
+from tfdisent.training.resources import RayAddressError, init_ray
 
 STUDY_FILE = "study.json"
 RAY_DIR = "ray_results"
@@ -65,47 +65,15 @@ def write_study_file(output_dir: str, study: Study) -> None:
 
 
 # --- Ray --------------------------------------------------------------------------------------------
-def check_ray_address(address: Optional[str], timeout: float = 5.0) -> None:
-    """A quick TCP check of ``HOST:PORT`` so an unreachable cluster is one line, not a long hang."""
-    if not address or address in ("auto", "local"):
-        return
-    if ":" not in address:
-        raise StudyError(f"--ray_address must be auto, local or HOST:PORT, got {address!r}")
-    target = address[len("ray://"):] if address.startswith("ray://") else address
-    host, _, port = target.rpartition(":")
-    try:
-        port_number = int(port)
-    except ValueError:
-        raise StudyError(f"--ray_address must be auto, local or HOST:PORT, got {address!r}") from None
-    try:
-        with socket.create_connection((host, port_number), timeout=timeout):
-            pass
-    except OSError as error:
-        raise StudyError(f"--ray_address {address}: cannot reach a Ray cluster there ({error})") from None
-
-
 def connect_ray(address: Optional[str]) -> bool:
     """Connects to (or starts) Ray; returns True when this call started it (so we shut it down)."""
-    import ray
-    if ray.is_initialized():
-        return False
-    check_ray_address(address)
-    kwargs: Dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    # Trials must import this checkout's tfdisent and must not chdir into their trial folders.
-    env = {"RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    if address and address != "local":
-        kwargs["address"] = address
-    else:
-        # A local Ray starts its workers at nice 15 (Ray's default worker_niceness): on a shared machine any
-        # other process then starves the study's trials. They are the study's main work: normal priority.
-        os.environ.setdefault("RAY_worker_niceness", "0")
-    kwargs["runtime_env"] = {"env_vars": env}
     try:
-        ray.init(**kwargs)
+        return init_ray(address)
+    except RayAddressError as error:
+        raise StudyError(str(error)) from None
     except Exception as error:  # noqa: BLE001 - ConnectionError, RuntimeError, ...
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StudyError(f"--ray_address {address or 'local'}: cannot connect to Ray ({text})") from None
-    return True
 
 
 class ProgressCallback:

@@ -1,4 +1,7 @@
-"""TensorFlow's share of a machine that several trainers use at once (Ray trials, PBT members).
+"""Trainers sharing machines: TensorFlow's share of a machine and the Ray cluster they run on.
+
+Studies (:mod:`tfdisent.study`) and population-based training (:mod:`tfdisent.pbt`) both run many
+Trainers as Ray Tune trials; both connect to Ray and size each trial's TensorFlow through this module.
 
 Ray reserves CPUs and GPU fractions per trial and sets ``OMP_NUM_THREADS``, but TensorFlow sizes its
 own thread pools to the whole machine and takes all of a GPU's memory; two trials on one machine then
@@ -8,7 +11,15 @@ process runs its first TensorFlow op.
 
 from __future__ import annotations
 
+import os
+import socket
+from typing import Dict, Optional
+
 _configured = False
+
+
+class RayAddressError(ValueError):
+    """A ``--ray_address`` that is malformed or where no cluster answers (one line)."""
 
 
 def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
@@ -32,3 +43,51 @@ def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
     except RuntimeError:
         pass
     _configured = True
+
+
+def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
+             env_vars: Optional[Dict[str, str]] = None) -> bool:
+    """Connects to the Ray cluster at ``address`` (``auto`` or ``HOST:PORT``) or starts a local Ray
+    (``address`` None or ``local``; ``num_cpus`` limits it). Returns True when this call initialised Ray
+    (the caller shuts it down), False when Ray was already initialised in this process.
+
+    Every worker gets this checkout's ``tfdisent`` on its ``PYTHONPATH``, TensorFlow's log level, its
+    working directory left alone (trials write to absolute paths, not into Ray's trial folders) and,
+    locally, normal priority: Ray starts local workers at nice 15 (its ``worker_niceness`` default), so on
+    a machine doing anything else the trials, the actual work, would starve.
+    """
+    import ray  # noqa: PLC0415 (Ray is only needed by the drivers)
+
+    if ray.is_initialized():
+        return False
+    check_ray_address(address)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+           "RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+           **(env_vars or {})}
+    kwargs = dict(runtime_env={"env_vars": env}, log_to_driver=False, configure_logging=False)
+    if address and address != "local":
+        ray.init(address=address, **kwargs)
+    else:
+        os.environ.setdefault("RAY_worker_niceness", "0")
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
+    return True
+
+
+def check_ray_address(address: Optional[str], timeout: float = 5.0) -> None:
+    """A quick TCP check of ``HOST:PORT`` so an unreachable cluster is one line, not a long hang."""
+    if not address or address in ("auto", "local"):
+        return
+    if ":" not in address:
+        raise RayAddressError(f"--ray_address must be auto, local or HOST:PORT, got {address!r}")
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, _, port = target.rpartition(":")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise RayAddressError(f"--ray_address must be auto, local or HOST:PORT, got {address!r}") from None
+    try:
+        with socket.create_connection((host, port_number), timeout=timeout):
+            pass
+    except OSError as error:
+        raise RayAddressError(f"--ray_address {address}: cannot reach a Ray cluster there ({error})") from None
