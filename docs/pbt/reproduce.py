@@ -10,8 +10,9 @@ Per seed s:
   subset of --num_labels labelled images).
 * beta-TCVAE, study betas: one independent beta-TCVAE per study beta (disentanglement_lib: 1, 2, 4,
   6, 8, 10; batch 64, lr 1e-4) sharing the PBT run's training samples equally (same compute).
-* Model selection (the paper's baseline): of those six models, the one with the best discrete MIG on
-  1000 labelled images (a fixed draw of the seed, not the evaluation draw).
+* Model selection (the paper's baseline, :func:`tfdisent.pbt.baselines.select_by_few_labels`): of
+  those six models, the one with the best discrete MIG on 1000 fixed labelled images (drawn from
+  seed 10000 + s, not the evaluation draw), scored as the few-label ``mig`` fitness scores members.
 * Semi-supervised, 1000 labels (Locatello et al. 2020): one s2_beta_tcvae (beta 6, gamma_sup 4, 1000
   labels, the xent loss) trained as long as one baseline model, i.e. 1/6 of the compute.
 
@@ -33,14 +34,19 @@ import numpy as np
 STUDY_BETAS = (1, 2, 4, 6, 8, 10)
 
 
-SELECTION_LABELS = 1000
 SEMI_SUPERVISED_BETA = 6.0
 
 
-def _representation(model_dir: str, dataset):
-    from tfdisent.evaluation.representation import load_gaussian_encoder, mean_representation
+def _encoder(model_dir: str, dataset):
+    from tfdisent.evaluation.representation import load_gaussian_encoder
 
-    return mean_representation(load_gaussian_encoder(model_dir, dataset.observation_shape))
+    return load_gaussian_encoder(model_dir, dataset.observation_shape)
+
+
+def _representation(model_dir: str, dataset):
+    from tfdisent.evaluation.representation import mean_representation
+
+    return mean_representation(_encoder(model_dir, dataset))
 
 
 def evaluate(model_dir: str, dataset, num_train: int) -> dict:
@@ -54,16 +60,6 @@ def evaluate(model_dir: str, dataset, num_train: int) -> dict:
                                      progress=None)
     return {"mig": results["mig"].get("discrete_mig"), "dci": results["dci"].get("disentanglement"),
             "errors": {k: v["error"] for k, v in results.items() if "error" in v}}
-
-
-def selection_mig(model_dir: str, dataset, seed: int) -> float:
-    """Discrete MIG on a fixed draw of 1000 labelled images (the model-selection baseline's score)."""
-    from tfdisent.evaluation import evaluate as evaluation
-
-    results = evaluation.run_metrics(dataset, ["mig"], seed=10_000 + seed,
-                                     representation_fn=_representation(model_dir, dataset),
-                                     overrides={"mig": {"num_train": SELECTION_LABELS}}, progress=None)
-    return results["mig"].get("discrete_mig", float("nan"))
 
 
 def main() -> None:
@@ -82,6 +78,7 @@ def main() -> None:
 
     from tfdisent.data import load_dataset
     from tfdisent.pbt import records
+    from tfdisent.pbt.baselines import FEW_LABELS, select_by_few_labels
     from tfdisent.pbt.runner import PBTSettings, run_pbt
     from tfdisent.training import TrainConfig, Trainer
 
@@ -127,14 +124,16 @@ def main() -> None:
             trainer.train()
             scores = evaluate(run, dataset, args.eval_num_train)
             results["baseline"][name] = {"seed": seed, "beta": beta, "steps": steps, "training_samples": steps * 64,
-                                         "wall_seconds": time.time() - start,
-                                         "selection_mig": selection_mig(run, dataset, seed), **scores}
+                                         "wall_seconds": time.time() - start, **scores}
             save()
             print("baseline", name, results["baseline"][name], flush=True)
-        candidates = [results["baseline"][f"{seed}_beta{beta}"] for beta in STUDY_BETAS]
-        chosen = max(candidates, key=lambda entry: np.nan_to_num(entry["selection_mig"], nan=-1.0))
-        results.setdefault("selection", {})[key] = {**chosen, "training_samples": sum(c["training_samples"]
-                                                                                      for c in candidates)}
+        candidates = {f"{seed}_beta{beta}": os.path.join(out, f"baseline_s{seed}_beta{beta}") for beta in STUDY_BETAS}
+        best, few_label_migs = select_by_few_labels(
+            {name: _encoder(path, dataset).encode for name, path in candidates.items()}, dataset,
+            num_labels=FEW_LABELS, seed=10_000 + seed)
+        results.setdefault("selection", {})[key] = {
+            **results["baseline"][best], "chosen": best, "few_label_migs": few_label_migs,
+            "training_samples": sum(results["baseline"][name]["training_samples"] for name in candidates)}
         save()
         if args.skip_semi_supervised or key in results.setdefault("semi_supervised", {}):
             continue
@@ -143,7 +142,7 @@ def main() -> None:
         start = time.time()
         trainer = Trainer(TrainConfig(method="s2_beta_tcvae", steps=steps, batch_size=64, learning_rate=1e-4,
                                       seed=seed, hyperparameters={"beta": SEMI_SUPERVISED_BETA,
-                                                                  "num_labels": SELECTION_LABELS},
+                                                                  "num_labels": FEW_LABELS},
                                       image_every=0, eval_batches=10), run)
         trainer.train()
         results["semi_supervised"][key] = {"seed": seed, "steps": steps, "training_samples": steps * 64,
