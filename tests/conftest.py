@@ -20,9 +20,9 @@ def ray_session():
     """One small local Ray instance per test session (per xdist worker); tests that use it carry
     ``@pytest.mark.xdist_group("ray")`` so that, with ``--dist loadgroup``, one worker runs them all."""
     ray = pytest.importorskip("ray")
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 object_store_memory=200 * 1024 * 1024)
+    from tfdisent.training.resources import init_ray
+
+    init_ray(num_cpus=2, object_store_memory=200 * 1024 * 1024)   # the drivers' own start-up path
     yield ray
     ray.shutdown()
 

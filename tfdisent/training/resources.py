@@ -46,9 +46,10 @@ def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
 
 
 def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
-             env_vars: Optional[Dict[str, str]] = None) -> bool:
+             env_vars: Optional[Dict[str, str]] = None, **local_options) -> bool:
     """Connects to the Ray cluster at ``address`` (``auto`` or ``HOST:PORT``) or starts a local Ray
-    (``address`` None or ``local``; ``num_cpus`` limits it). Returns True when this call initialised Ray
+    (``address`` None or ``local``; ``num_cpus`` and ``local_options``, e.g. ``object_store_memory``,
+    configure it). Returns True when this call initialised Ray
     (the caller shuts it down), False when Ray was already initialised in this process.
 
     Every worker gets this checkout's ``tfdisent`` on its ``PYTHONPATH``, TensorFlow's log level, its
@@ -70,7 +71,7 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
         ray.init(address=address, **kwargs)
     else:
         os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs, **local_options)
     return True
 
 
