@@ -104,3 +104,31 @@ def test_rerun_skips_finished_stages(tmp_path, fake_stages):
     count = len(fake_stages)
     rpu.run_rpu(settings)
     assert len(fake_stages) == count     # every stage's summary.json exists: nothing retrained
+
+
+def test_a_stage_where_every_member_diverged_ends_its_leaf_run(tmp_path, fake_stages, monkeypatch):
+    """Seen on the CPU-scale run: both members of a level drew learning rates >= 0.2 and went NaN in every
+    generation, so the stage has no best model. The leaf run ends there; the final stage still runs."""
+    fake_run_pbt = rpu.run_pbt
+
+    def diverging_levels(settings):
+        if "level_" not in settings.output_dir:
+            return fake_run_pbt(settings)
+        fake_stages.append(settings)
+        os.makedirs(settings.output_dir, exist_ok=True)
+        records.write_population(os.path.join(settings.output_dir, "population.csv"),
+                                 [{"member": m, "generation": 1, "score": float("nan"), "learning_rate": 0.5,
+                                   "batch_size": 8, "beta": 4.0, "copied_from": None, "nan": True} for m in (0, 1)])
+        summary = {"generations": 1, "members": 2, "copies": 0, "best": None}
+        with open(os.path.join(settings.output_dir, "summary.json"), "w") as stream:
+            json.dump(summary, stream)
+        return summary
+
+    monkeypatch.setattr(rpu, "run_pbt", diverging_levels)
+    settings = rpu.RPUSettings(PBTSettings(output_dir=str(tmp_path), population=2, generations=1),
+                               leaf_runs=1, max_depth=2)
+    report = rpu.run_rpu(settings)
+    ends = [stage for stage in report["stages"] if "end" in stage]
+    assert ends == [{"stage": "leaf_1", "end": "no member reached a finite fitness", "levels": 1}]
+    assert [call.fitness for call in fake_stages] == ["udr", "udr", "leaf_mig"]   # no level 2; final ran
+    assert report["final"]["best"]["score"] == 0.6

@@ -190,9 +190,23 @@ def write_report(results: dict, out: str) -> None:
         if entries:
             per_beta.append(f"| {beta} | {len(entries)} | {np.mean([e['mig'] for e in entries]):.3f} | "
                             f"{np.mean([e['dci'] for e in entries]):.3f} |")
+    per_seed = ["", "| seed | PBT-S-VAE MIG / DCI | beta-TCVAE mean MIG / DCI (best beta by MIG) | selection: chosen beta, "
+                "MIG / DCI | s2 MIG / DCI |", "|---|---|---|---|---|"]
+    for key in sorted(results["pbt"], key=int):
+        pbt, semi = results["pbt"][key], results.get("semi_supervised", {}).get(key)
+        own = [e for e in results["baseline"].values() if str(e["seed"]) == key]
+        chosen = results.get("selection", {}).get(key)
+        if not own:
+            continue
+        best = max(own, key=lambda e: e["mig"])
+        per_seed.append(
+            f"| {key} | {pbt['mig']:.3f} / {pbt['dci']:.3f} | {np.mean([e['mig'] for e in own]):.3f} / "
+            f"{np.mean([e['dci'] for e in own]):.3f} (beta {best['beta']}: {best['mig']:.3f}) | "
+            + (f"beta {chosen['beta']}, {chosen['mig']:.3f} / {chosen['dci']:.3f} | " if chosen else "| ")
+            + (f"{semi['mig']:.3f} / {semi['dci']:.3f} |" if semi else "|"))
     with open(os.path.join(out, "results.md"), "w") as stream:
-        stream.write("\n".join(lines + per_beta) + "\n")
-    print("\n".join(lines + per_beta))
+        stream.write("\n".join(lines + per_seed + per_beta) + "\n")
+    print("\n".join(lines + per_seed + per_beta))
 
 
 if __name__ == "__main__":

@@ -101,6 +101,16 @@ def label_stage(stage_dir: str, indices: np.ndarray, settings: RPUSettings, seed
     if os.path.exists(done):
         with open(done) as stream:
             return json.load(stream)
+    summary = records.read_population(os.path.join(stage_dir, records.POPULATION_FILE))
+    best = records.best_row(summary)
+    if best is None or not os.path.isdir(os.path.join(stage_dir, "best")):
+        # Every member diverged in every generation (the paper's initial learning rates reach 1): there is
+        # no model to label with. The leaf run ends here (see _end_reason) instead of the whole recursion.
+        stage = {"points": int(len(indices)), "kl_per_dim": [], "active_latents": [], "best_score": float("nan"),
+                 "tracks": [], "no_model": "no member reached a finite fitness"}
+        os.makedirs(out, exist_ok=True)
+        _json(done, stage)
+        return stage
     base = member_lib.load_data({**settings.pbt.static_config(), "subset_path": None})
     if settings.label_points is not None and settings.label_points < len(indices):
         keep = np.sort(member_lib.fixed_indices(settings.label_points, len(indices), seed))
@@ -116,8 +126,6 @@ def label_stage(stage_dir: str, indices: np.ndarray, settings: RPUSettings, seed
     os.makedirs(out, exist_ok=True)
     np.save(os.path.join(out, "indices.npy"), indices)
     np.save(os.path.join(out, "labels.npy"), labels)
-    summary = records.read_population(os.path.join(stage_dir, records.POPULATION_FILE))
-    best = records.best_row(summary)
     stage = {"points": int(len(indices)), "kl_per_dim": kl.tolist(), "active_latents": active.tolist(),
              "best_score": float(best["score"]) if best else float("nan"),
              "tracks": factor_tracking(labels, factors, base.factor_names) if labels.size else []}
@@ -220,6 +228,8 @@ def _brief(summary: dict, labels: dict) -> dict:
 
 
 def _end_reason(stage_labels: dict, settings: RPUSettings, depth: int) -> Optional[str]:
+    if stage_labels.get("no_model"):
+        return stage_labels["no_model"]
     if not stage_labels["active_latents"]:
         return "no active latent"
     if stopping.below_threshold(float(stage_labels["best_score"]), settings.min_score):
