@@ -2,7 +2,7 @@
 fitness against the same compute spent on independent beta-TCVAE runs with the study's betas.
 
     python docs/pbt/reproduce.py --out=runs/pbt_evidence --seeds=0,1,2 --population=4 \
-        --generations=4 --generation_samples=3200 --num_labels=2000
+        --generations=4 --generation_samples=9600 --num_labels=2000 --eval_num_train=5000
 
 Per seed s:
 
