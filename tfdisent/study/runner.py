@@ -71,9 +71,6 @@ def connect_ray(address: Optional[str]) -> bool:
         return init_ray(address)
     except RayAddressError as error:
         raise StudyError(str(error)) from None
-    except Exception as error:  # noqa: BLE001 - ConnectionError, RuntimeError, ...
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise StudyError(f"--ray_address {address or 'local'}: cannot connect to Ray ({text})") from None
 
 
 class ProgressCallback:

@@ -19,7 +19,8 @@ _configured = False
 
 
 class RayAddressError(ValueError):
-    """A ``--ray_address`` that is malformed or where no cluster answers (one line)."""
+    """A ``--ray_address`` that is malformed, where no cluster answers, or where Ray fails to start or
+    connect (one line)."""
 
 
 def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
@@ -50,7 +51,8 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     """Connects to the Ray cluster at ``address`` (``auto`` or ``HOST:PORT``) or starts a local Ray
     (``address`` None or ``local``; ``num_cpus`` and ``local_options``, e.g. ``object_store_memory``,
     configure it). Returns True when this call initialised Ray
-    (the caller shuts it down), False when Ray was already initialised in this process.
+    (the caller shuts it down), False when Ray was already initialised in this process. Any failure is a
+    one-line :class:`RayAddressError`.
 
     Every worker gets this checkout's ``tfdisent`` on its ``PYTHONPATH``, TensorFlow's log level, its
     working directory left alone (trials write to absolute paths, not into Ray's trial folders) and,
@@ -67,11 +69,15 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
            "RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
            **(env_vars or {})}
     kwargs = dict(runtime_env={"env_vars": env}, log_to_driver=False, configure_logging=False)
-    if address and address != "local":
-        ray.init(address=address, **kwargs)
-    else:
-        os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs, **local_options)
+    try:
+        if address and address != "local":
+            ray.init(address=address, **kwargs)
+        else:
+            os.environ.setdefault("RAY_worker_niceness", "0")
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs, **local_options)
+    except Exception as error:  # noqa: BLE001 - ConnectionError, RuntimeError, ...: one line for the user
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RayAddressError(f"--ray_address {address or 'local'}: cannot connect to Ray ({text})") from None
     return True
 
 
