@@ -151,6 +151,9 @@ def _evaluate(output_dir, model, evaluation, dataset, cpus) -> Dict[str, Any]:
     encoder = representation.load_gaussian_encoder(export_path, dataset.observation_shape)
     representation.check_representation_on_data(dataset, encoder, seed=evaluation.get("seed", 0))
     overrides = _metric_overrides(evaluation, cpus)
+    if "heldout_r2" in overrides:  # scored on the split the model trained on (Schott et al. 2022)
+        from tfdisent.study.spec import heldout_metric_settings
+        overrides["heldout_r2"].update(heldout_metric_settings(model["train"]))
     seed = int(evaluation.get("seed", 0))
     out: Dict[str, Any] = {"export": export_path, "reports": {}, "scores": {}}
     for kind in evaluation["representations"]:
