@@ -119,3 +119,32 @@ def test_report_plots_the_metric_against_the_strength(tmp_path):
     assert os.path.exists(tmp_path / "correlation_dsprites.png") and os.path.exists(tmp_path / "correlation_dsprites.svg")
     table = pd.read_csv(tmp_path / "metric_vs_correlation.csv")
     assert set(table["metric"]) == {"mig.discrete_mig", "fos.fos"} and (table["n"] == 3).all()
+
+
+def test_a_heldout_model_trains_on_its_split_and_is_scored_on_it(tmp_path):
+    """One model through the study trial in-process: trained on the extrapolation split's train part,
+    heldout_r2 scored on the same split, the protocol in the results table."""
+    from tfdisent.study import aggregate, trial
+
+    raw = json.load(open("flags/studies/cpu_small.json"))
+    raw.update(name="heldout_tiny", seeds=[0])
+    raw["train"].update(steps=2, log_every=2, checkpoint_every=2, latent_dim=4, eval_batches=1, batch_size=16)
+    raw["configs"] = [{"method": "beta_vae", "fixed": {"beta": 1}, "grid": {"heldout_split": ["extrapolation"]}}]
+    raw["evaluation"] = {"metrics": ["heldout_r2"], "representations": ["mean"], "seed": 0,
+                         "settings": {"heldout_r2": {"num_train": 200, "num_test": 100, "readout": "linear"}}}
+    study = spec.study_from_dict(raw)
+    spec.validate_study(study)
+    out = str(tmp_path / "out")
+    evaluation = {"metrics": study.evaluation.metrics, "representations": study.evaluation.representations,
+                  "settings": study.evaluation.settings, "seed": study.evaluation.seed}
+    record = trial.run_model(out, study.model(0).to_dict(), evaluation,
+                             {"name": study.name, "fingerprint": study.fingerprint()})
+    assert record["status"] == "done", record.get("reason")
+    results = json.load(open(os.path.join(trial.model_dir(out, 0), "results", "train_results.json")))
+    assert results["training_data"] == "dsprites_extrapolation_train"
+    report = json.load(open(os.path.join(trial.model_dir(out, 0), "results", "evaluation_mean.json")))
+    assert report["metrics"]["heldout_r2"]["settings"]["split"] == "extrapolation"
+    assert np.isfinite(report["metrics"]["heldout_r2"]["rsquared"])
+    table = aggregate.build_table(out)
+    assert table.loc[0, "heldout_split"] == "extrapolation" and table.loc[0, "config"] == \
+        "beta_vae(heldout_split=extrapolation)"
