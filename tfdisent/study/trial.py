@@ -132,6 +132,11 @@ def _write_hparams(run_dir: str, model: Dict[str, Any], scores: Dict[str, float]
                "config": model["config_label"]}
     for key, value in model["hyperparameters"].items():
         hparams[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    from tfdisent.study.spec import PROTOCOL_KEYS
+    for key in PROTOCOL_KEYS:  # the training distribution (issue 20), when the study sets it
+        if key in model.get("train", {}):
+            value = model["train"][key]
+            hparams[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "study"))
     with writer.as_default():
         hp.hparams(hparams, trial_id=str(model["model_num"]))

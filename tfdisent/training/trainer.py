@@ -639,7 +639,9 @@ class Trainer:
                 "hyperparameters": self.model.get_hyperparameters(),
                 "training": {k: v for k, v in self.config.to_dict().items()
                              if k in ("batch_size", "learning_rate", "steps", "capacity_max", "capacity_steps",
-                                      "capacity_start", "init_from", "data_seed")}}
+                                      "capacity_start", "init_from", "data_seed", "correlated_factors",
+                                      "correlation_strength", "heldout_split", "heldout_train_fraction",
+                                      "heldout_seed")}}
 
     def finish(self) -> Dict[str, object]:
         """End of training: held-out evaluation, the SavedModel (``config.export``) and
@@ -680,10 +682,11 @@ class LockstepTrainers:
         first = trainers[0]
         for other in trainers[1:]:
             same = (other.dataset is first.dataset, other.config.batch_size == first.config.batch_size,
-                    other.config.log_every == first.config.log_every, other.seeds["data"] == first.seeds["data"])
+                    other.config.log_every == first.config.log_every, other.seeds["data"] == first.seeds["data"],
+                    _protocol(other.config) == _protocol(first.config))
             if not all(same):
-                raise ValueError("lock-step trainers need the same dataset object, batch_size, log_every and "
-                                 "data_seed")
+                raise ValueError("lock-step trainers need the same dataset object, batch_size, log_every, "
+                                 "data_seed and training distribution (correlated factors, held-out split)")
         self.trainers = list(trainers)
         for other in self.trainers[1:]:
             other.iterator = first.iterator
@@ -731,6 +734,12 @@ class LockstepTrainers:
                 _accumulate(total, checked, interval)
                 trainer._after_interval(interval, checked)
         return [{name: value / num_steps for name, value in total.items()} for total in totals]
+
+
+def _protocol(config: TrainConfig) -> tuple:
+    """The settings that shape the training distribution (``training_distribution``)."""
+    return (tuple(config.correlated_factors), config.correlation_strength, config.heldout_split,
+            config.heldout_train_fraction, config.heldout_seed)
 
 
 def _accumulate(totals: Dict[str, float], logs: Dict[str, np.ndarray], steps: int) -> None:
