@@ -111,11 +111,26 @@ flags.DEFINE_integer("eval_batches", 1000, "Held-out batches of the end-of-train
                      lower_bound=0)
 flags.DEFINE_boolean("export", True, "Export the SavedModel to <output_dir>/export/<step>/ at the end.")
 
+# Training-distribution protocols (issue 20); metrics always evaluate on the full, uncorrelated grid.
+flags.DEFINE_list("correlated_factors", [], "Correlated factors during training (Träuble et al. 2021): pairs A:B "
+                  "of factor names or indices, e.g. pos_x:pos_y or shape:scale,pos_x:pos_y; needs "
+                  "--correlation_strength.")
+flags.DEFINE_string("correlation_strength", None, "sigma of the correlated pairs: weight exp(-(c_A - c_B)^2 / "
+                   "(2 sigma^2)) on factors scaled to [0, 1]; > 0, smaller is stronger (0.1 strong, 0.4 weak), inf "
+                   "is uncorrelated.")
+flags.DEFINE_string("heldout_split", None,
+                    "random, composition, interpolation or extrapolation. Held-out factor combinations (Schott et al. 2022): train only on this split's train part of "
+                    "the factor grid (score the held-out part with the heldout_r2 metric, same split settings).")
+flags.DEFINE_float("heldout_train_fraction", 0.3, "Share of the factor grid in the split's train part "
+                   "(the reference's 0.3).")
+flags.DEFINE_integer("heldout_seed", 0, "Seed of the random split.")
+
 _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", "latent_dim", "steps",
                  "batch_size", "learning_rate", "seed", "data_seed", "capacity_max", "capacity_steps",
                  "capacity_start", "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr",
                  "jit_compile", "mixed_precision", "checkpoint_every", "checkpoint_secs", "log_every", "image_every",
-                 "eval_batches", "export")
+                 "eval_batches", "export", "correlated_factors", "correlation_strength", "heldout_split",
+                 "heldout_train_fraction", "heldout_seed")
 
 # Measured on the quiet 2-core CPU machine of BUILD_NOTES.md (2026-11-30, the default run: beta_tcvae,
 # dlib_conv, batch 64, 3000 steps at 1077 img/s on average, warm-up included).
@@ -138,8 +153,18 @@ def _hyperparameters(method: str) -> dict:
     return chosen
 
 
+def _strength(text):
+    """--correlation_strength as a float (inf allowed); a one-line error for anything else."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        _fail(f"--correlation_strength must be a number > 0 (or inf), got {text!r}")
+
+
 def _make_config(run_dir: str):
-    from tfdisent.training import CONFIG_FILE, TrainConfig
+    from tfdisent.training import CONFIG_FILE, RunConfigError, TrainConfig
 
     saved_path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(saved_path):
@@ -150,13 +175,21 @@ def _make_config(run_dir: str):
         for name in _CONFIG_FLAGS:
             if FLAGS[name].present:
                 setattr(config, name, FLAGS[name].value)
+        if FLAGS["correlation_strength"].present:
+            config.correlation_strength = _strength(FLAGS.correlation_strength)
         overrides = _hyperparameters(config.method)
         # Another method's saved hyperparameters do not carry over (the Trainer refuses the switch).
         saved = config.hyperparameters if config.method == saved_method else {}
         config.hyperparameters = {**saved, **overrides}
         return config
     values = {name: FLAGS[name].value for name in _CONFIG_FLAGS}
-    return TrainConfig(hyperparameters=_hyperparameters(FLAGS.method), **values)
+    values["correlation_strength"] = _strength(values["correlation_strength"])
+    config = TrainConfig(hyperparameters=_hyperparameters(FLAGS.method), **values)
+    try:
+        config.validate_protocols()  # before anything is built: a one-line error for bad protocol flags
+    except RunConfigError as error:
+        _fail(str(error))
+    return config
 
 
 def _progress_callbacks() -> list:
@@ -181,6 +214,14 @@ def _progress_callbacks() -> list:
         return [metric_progress_callback(FLAGS.eval_metrics, FLAGS.eval_seed, overrides)]
     except metrics.MetricError as e:
         _fail(str(e))
+
+
+def _protocol_summary(config, training_data) -> str:
+    if config.correlated_factors:
+        return (f"correlated factors {', '.join(config.correlated_factors)} at sigma={config.correlation_strength:g} "
+                f"(Träuble et al. 2021)")
+    return (f"the {config.heldout_split} split's train part, {training_data.num_examples} grid points "
+            f"(Schott et al. 2022)")
 
 
 def _next_steps(run_dir: str, exported: bool) -> str:
@@ -216,6 +257,9 @@ def main(argv):
         logging.info("%s (%s) on %s (%s, d=%d, batch %d, %d steps, XLA %s)", config.method, hyperparameters or
                      "no hyperparameters", trainer.dataset.describe(), config.architecture, config.latent_dim,
                      config.batch_size, config.steps, trainer.jit)
+        if trainer.training_data is not trainer.dataset:
+            logging.info("training distribution: %s (metrics evaluate on the full, uncorrelated grid)",
+                         _protocol_summary(config, trainer.training_data))
         remaining = max(config.steps - trainer.step, 0) * config.batch_size
         seconds = remaining / _MEASURED_IMAGES_PER_SECOND
         expected = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(seconds, 1):.0f} s"

@@ -23,7 +23,7 @@ function of the seed and its iterator is checkpointable like :func:`tfdisent.dat
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -52,16 +52,22 @@ def check_pair_settings(dataset: GroundTruthData, k: int, dynamics: str = "exact
 
 
 def sample_pair_factors(factor_sizes, num: int, k: int, random_state: np.random.RandomState,
-                        dynamics: str = "exact") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        dynamics: str = "exact", first: Optional[np.ndarray] = None
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``num`` factor pairs and their changed masks.
 
     Returns int64 ``factors1``, ``factors2`` [num, F] and bool ``changed`` [num, F] (see the module
-    docstring for what ``changed`` marks under each dynamics).
+    docstring for what ``changed`` marks under each dynamics). ``first``: the first factors of the
+    pairs when they come from the dataset's own sampler (e.g. correlated factors; Roth et al. 2023 weight
+    the first observation of a pair); default uniform over the grid.
     """
     sizes = np.asarray(factor_sizes, dtype=np.int64)
     num_factors = len(sizes)
     candidates = changeable_factors(sizes)
-    factors1 = np.stack([random_state.randint(s, size=num) for s in sizes], axis=1).astype(np.int64)
+    if first is None:
+        factors1 = np.stack([random_state.randint(s, size=num) for s in sizes], axis=1).astype(np.int64)
+    else:
+        factors1 = np.asarray(first, dtype=np.int64).reshape(num, num_factors)
     factors2 = factors1.copy()
     changed = np.zeros((num, num_factors), dtype=bool)
     for i in range(num):
@@ -96,8 +102,10 @@ def pair_dataset(dataset: GroundTruthData, batch_size: int, seed: int, k: int = 
 
     def sample(batch_seed: np.ndarray):
         random_state = np.random.RandomState(int(batch_seed) % (2 ** 32))
+        # The dataset's own sampler (uniform for a plain dataset: the same draws as the default).
+        first = dataset.sample_factors(batch_size, random_state)
         factors1, factors2, changed = sample_pair_factors(dataset.factor_sizes, batch_size, k, random_state,
-                                                          dynamics)
+                                                          dynamics, first)
         x1 = dataset.sample_observations_from_factors(factors1, random_state).astype(np.float32)
         x2 = dataset.sample_observations_from_factors(factors2, random_state).astype(np.float32)
         return x1, x2, changed.astype(np.float32)

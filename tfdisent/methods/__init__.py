@@ -11,6 +11,7 @@ from tfdisent.methods.beta_vae import VAE, BetaVAE
 from tfdisent.methods.decomposition import Decomposition
 from tfdisent.methods.dip_vae import DIPVAEI, DIPVAEII
 from tfdisent.methods.factor_vae import FactorVAE
+from tfdisent.methods.hfs import HFSVAE
 from tfdisent.methods.hyperparameters import Hyperparameter, resolve
 from tfdisent.methods.info_vae import InfoVAE
 from tfdisent.methods.schedules import CapacitySchedule
@@ -20,7 +21,8 @@ from tfdisent.methods.weak import AdaGVAE, AdaGVAELabels, AdaMLVAE, AdaMLVAELabe
 METHODS: Dict[str, Type[GaussianVAE]] = {
     cls.method_name: cls
     for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE, Decomposition,
-                AdaGVAE, AdaMLVAE, AdaGVAELabels, AdaMLVAELabels, S2VAE, S2BetaTCVAE, S2FactorVAE, S2DIPVAE)
+                AdaGVAE, AdaMLVAE, AdaGVAELabels, AdaMLVAELabels, S2VAE, S2BetaTCVAE, S2FactorVAE, S2DIPVAE,
+                HFSVAE)
 }
 
 

@@ -46,6 +46,8 @@ _MODULES: Dict[str, str] = {
     "fairness": "tfdisent.metrics.fairness",
     "udr": "tfdisent.metrics.udr",
     "sparsity": "tfdisent.metrics.sparsity",
+    "fos": "tfdisent.metrics.fos",
+    "heldout_r2": "tfdisent.metrics.heldout_r2",
 }
 
 __all__ = ["MetricError", "SampleCache", "compute", "default_settings", "is_multi_model",

@@ -39,7 +39,8 @@ from tfdisent.study import trial
 ID_COLUMNS = ["source", "study", "model_num", "status", "reason", "dataset", "method", "config", "seed", "steps",
               "representation"]
 
-STRING_COLUMNS = ("source", "study", "status", "reason", "dataset", "method", "config", "representation", "run_dir")
+STRING_COLUMNS = ("source", "study", "status", "reason", "dataset", "method", "config", "representation", "run_dir",
+                  "correlated_factors", "heldout_split")
 
 # disentanglement_lib's gin names -> ours.
 DLIB_DATASETS = {"dsprites_full": "dsprites", "dsprites_noshape": "dsprites_noshape"}
@@ -113,6 +114,24 @@ def _metric_columns(report: dict) -> Dict[str, Any]:
     return columns
 
 
+def protocol_columns(train: Dict[str, Any]) -> Dict[str, Any]:
+    """The training-distribution settings a model was trained with (issue 20), as table columns:
+    ``correlated_factors`` (comma-joined), ``correlation_strength`` (sigma; inf for a study's uncorrelated
+    baseline, as sigma -> inf in Träuble et al.'s parameterisation), ``heldout_split`` and its settings."""
+    columns: Dict[str, Any] = {}
+    if "correlated_factors" in train or "correlation_strength" in train:
+        strength = train.get("correlation_strength")
+        factors = train.get("correlated_factors") or []
+        columns["correlated_factors"] = ",".join(factors) if factors and strength is not None else None
+        columns["correlation_strength"] = float("inf") if strength is None or not factors else float(strength)
+    if train.get("heldout_split"):
+        columns["heldout_split"] = train["heldout_split"]
+        for key in ("heldout_train_fraction", "heldout_seed"):
+            if key in train:
+                columns[key] = train[key]
+    return columns
+
+
 def tfdisent_rows(output_dir: str) -> List[Dict[str, Any]]:
     """Rows of every model with a study record under ``output_dir/models/``."""
     rows = []
@@ -127,6 +146,7 @@ def tfdisent_rows(output_dir: str) -> List[Dict[str, Any]]:
                 "method": spec.get("method"), "config": spec.get("config_label"), "seed": spec.get("seed"),
                 "steps": spec.get("train", {}).get("steps"), "run_dir": os.path.abspath(run_dir)}
         base.update({key: value for key, value in spec.get("hyperparameters", {}).items()})
+        base.update(protocol_columns(spec.get("train", {})))
         base.update(_train_columns(_read_json(os.path.join(run_dir, trial.TRAIN_RESULTS_FILE))))
         evaluations = record.get("evaluations") or {}
         if record.get("status") != trial.STATUS_DONE or not evaluations:

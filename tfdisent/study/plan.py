@@ -21,7 +21,9 @@ from tfdisent.study.spec import ModelSpec, Study
 CPU_IMAGES_PER_SECOND = {1: 600.0, 2: 860.0}
 # Training cost of a step relative to a beta-VAE step, from the cpu_small run (median training wall time per
 # method; FactorVAE's 1000-unit discriminator and its second optimizer step). Methods not listed: 1.
-METHOD_COST: Dict[str, float] = {"factor_vae": 2.4}
+# hfs_vae: benchmarks/train_throughput.py --methods=beta_vae,hfs_vae --rounds=3 --steps=60 (side by side, 2026-12-05,
+# a loaded machine): 495 vs 217 img/s through Trainer.train_steps, i.e. its [B, B, B, 25] support distance costs 2.3x.
+METHOD_COST: Dict[str, float] = {"factor_vae": 2.4, "hfs_vae": 2.3}
 # Metric wall seconds per 1,000 points of num_train (+ num_eval/num_test/num_variance_estimate), one thread:
 # measured in the cpu_small run of docs/study_cpu_small/ (its first model, mean representation, while the
 # machine ran only the study: 2 trials on 2 cores). Rough: the costs are not linear in the points (fixed

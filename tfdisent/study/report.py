@@ -108,6 +108,7 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
         frame.to_csv(os.path.join(report_dir, "wall_times.csv"))
         lines += ["Median wall time per model (training) and per model x representation (each metric):", "",
                   markdown_table(frame, 1), ""]
+    lines += _correlation_section(table, scores, report_dir)
     if not scores:
         lines += ["No disentanglement metric in the table: nothing to analyse.", ""]
         return _write_index(report_dir, lines)
@@ -231,6 +232,54 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
     else:
         lines += ["## Downstream", "", "No downstream scores in the table.", ""]
     return _write_index(report_dir, lines)
+
+
+# Scores of the training-distribution protocols (issue 20), shown next to MAIN_SCORES where present.
+PROTOCOL_SCORES = {"fos.fos": "FoS (lower: more factorised support)", "heldout_r2.rsquared": "held-out R²"}
+
+
+def _correlation_section(table: pd.DataFrame, scores: List[str], report_dir: str) -> List[str]:
+    """Metric against the training correlation strength (Träuble et al. 2021), one panel per metric."""
+    columns = scores + [c for c in PROTOCOL_SCORES if c in table and table[c].notna().any()]
+    curves = analysis.metric_vs_correlation(table, columns)
+    if curves.empty:
+        return []
+    plt = _plt()
+    curves.to_csv(os.path.join(report_dir, "metric_vs_correlation.csv"), index=False)
+    lines = ["## Scores against the training correlation (Träuble et al. 2021)",
+             "Models trained with two factors correlated at strength sigma (weight exp(-(c_a - c_b)^2 / (2 sigma^2)) "
+             "on factors scaled to [0, 1]; smaller sigma is stronger, the rightmost point is the uncorrelated "
+             "baseline) and scored on the uncorrelated grid (mean representation). Points: mean over seeds, bars: "
+             "sample SD (ddof=1), n models per point in the CSV and the legend.", ""]
+    for dataset, part in curves.groupby("dataset"):
+        metrics_here = [c for c in columns if c in set(part["metric"])]
+        finite = part.loc[np.isfinite(part["correlation_strength"]), "correlation_strength"]
+        baseline_x = float(finite.max()) * 2.5 if len(finite) else 1.0
+        fig, axes = plt.subplots(1, len(metrics_here), figsize=(3.4 * len(metrics_here), 3.0), squeeze=False)
+        for ax, metric in zip(axes.flat, metrics_here):
+            for method, rows in part[part["metric"] == metric].groupby("method"):
+                x = np.where(np.isfinite(rows["correlation_strength"]), rows["correlation_strength"], baseline_x)
+                n = sorted(set(rows["n"]))
+                ax.errorbar(x, rows["mean"], yerr=rows["sd"].fillna(0.0), marker="o", capsize=2,
+                            label=f"{method} (n={'/'.join(map(str, n))})")
+            ax.set_xscale("log")
+            ticks = sorted(set(finite)) + ([baseline_x] if len(finite) else [])
+            ax.set_xticks(ticks, [f"{t:g}" for t in sorted(set(finite))] + ["∞"], fontsize=7)
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            ax.set_xlabel("correlation strength sigma (∞: uncorrelated)", fontsize=8)
+            ax.set_ylabel(f"{_protocol_label(metric)} (mean ± SD)", fontsize=8)
+            ax.set_title(_protocol_label(metric), fontsize=9)
+        axes.flat[0].legend(fontsize=6)
+        pairs = ";".join(sorted({p for p in part["correlated_factors"] if p}))
+        fig.suptitle(f"{dataset}: correlated {pairs or 'factors'}")
+        fig.tight_layout()
+        lines += [f"![correlation {dataset}]({_save(fig, report_dir, f'correlation_{dataset}')}) "
+                  "([CSV](metric_vs_correlation.csv))", ""]
+    return lines
+
+
+def _protocol_label(column: str) -> str:
+    return PROTOCOL_SCORES.get(column, _label(column))
 
 
 def _write_index(report_dir: str, lines: Sequence[str]) -> str:

@@ -31,6 +31,15 @@ this entry's models warm-starts (encoder and decoder) from the model of that ent
 dataset and seed (Abdi et al. 2019, Sec. 2.1); the runner trains those first.
 
 Filters never renumber: ``--only``/``--seeds`` select a subset of the numbered models.
+
+Training-distribution protocols (issue 20) are training settings: ``correlated_factors`` with
+``correlation_strength`` (Träuble et al. 2021) and ``heldout_split`` (+ ``heldout_train_fraction``,
+``heldout_seed``; Schott et al. 2022) go in ``train`` (the study's or an entry's), and an entry's ``grid``
+may sweep :data:`TRAIN_GRID_KEYS` next to its hyperparameters, e.g.
+``"grid": {"beta": [1], "correlation_strength": [null, 0.4, 0.2, 0.1]}``; a ``null`` strength is the
+uncorrelated baseline of that entry (its ``correlated_factors`` are dropped). They are part of the
+configuration's label, the fingerprint and the results table (``correlation_strength``: inf for the
+baseline). A model trained on a held-out split is scored by ``heldout_r2`` on that same split.
 """
 
 from __future__ import annotations
@@ -46,6 +55,11 @@ REPRESENTATIONS = ("mean", "sampled")
 # Set per model by the study, never in the "train" section.
 RESERVED_TRAIN_KEYS = ("method", "dataset", "seed", "hyperparameters", "init_from", "data_dir")
 STUDIES_DIR = os.path.join("flags", "studies")
+# Training settings an entry's grid may sweep (protocols of issue 20); the rest of a grid are hyperparameters.
+TRAIN_GRID_KEYS = ("correlation_strength", "heldout_split")
+# Training settings recorded as columns of the results table when a study sets them.
+PROTOCOL_KEYS = ("correlated_factors", "correlation_strength", "heldout_split", "heldout_train_fraction",
+                 "heldout_seed")
 
 
 class StudyError(ValueError):
@@ -66,8 +80,12 @@ class ConfigEntry:
     init_from: Optional[str] = None
     note: str = ""
 
+    def setting(self, key: str) -> Any:
+        """A swept value: a hyperparameter, or a training setting of :data:`TRAIN_GRID_KEYS`."""
+        return self.hyperparameters[key] if key in self.hyperparameters else self.train.get(key)
+
     def label(self) -> str:
-        swept = ", ".join(f"{k}={_fmt(self.hyperparameters[k])}" for k in self.grid_keys)
+        swept = ", ".join(f"{k}={_fmt(self.setting(k))}" for k in self.grid_keys)
         return f"{self.name}({swept})" if swept else self.name
 
 
@@ -160,6 +178,8 @@ class Study:
         train.update(config.train)
         if "steps" in train and config.steps_factor != 1.0 and "steps" not in config.train:
             train["steps"] = max(1, int(round(train["steps"] * config.steps_factor)))
+        if "correlation_strength" in train and train["correlation_strength"] is None:
+            train["correlated_factors"] = []  # the uncorrelated baseline of a correlated study
         return train
 
     # --- identity -------------------------------------------------------------------------------
@@ -249,6 +269,10 @@ def study_from_dict(raw: Dict[str, Any], path: Optional[str] = None) -> Study:
         raise StudyError(f"{where}: configs must be a non-empty list")
     for position, entry in enumerate(raw["configs"]):
         configs.extend(_expand_entry(entry, len(configs), f"{where}: configs[{position}]"))
+    for config in configs:
+        swept = sorted(set(config.grid_keys) & set(TRAIN_GRID_KEYS) & set(train))
+        if swept:
+            raise StudyError(f"{where}: {config.name}: {', '.join(swept)} both in train and swept")
     names = [c.name for c in configs]
     entry_names = list(dict.fromkeys(names))
     for config in configs:
@@ -302,15 +326,32 @@ def _expand_entry(entry: Any, first_index: int, where: str) -> List[ConfigEntry]
     if not steps_factor > 0:
         raise StudyError(f"{where}: steps_factor must be positive")
     keys = tuple(grid)
+    swept_train = sorted(set(keys) & set(TRAIN_GRID_KEYS) & set(train))
+    if swept_train:
+        raise StudyError(f"{where}: {', '.join(swept_train)} both in train and swept")
     entries = []
     for offset, values in enumerate(itertools.product(*(grid[k] for k in keys))):
         hyperparameters = dict(fixed)
-        hyperparameters.update(zip(keys, values))
+        point_train = dict(train)
+        for key, value in zip(keys, values):
+            (point_train if key in TRAIN_GRID_KEYS else hyperparameters)[key] = value
         entries.append(ConfigEntry(index=first_index + offset, name=str(entry.get("name", entry["method"])),
                                    method=str(entry["method"]), hyperparameters=hyperparameters, grid_keys=keys,
-                                   train=train, steps_factor=steps_factor, init_from=entry.get("init_from"),
+                                   train=point_train, steps_factor=steps_factor, init_from=entry.get("init_from"),
                                    note=str(entry.get("note", ""))))
     return entries
+
+
+def heldout_metric_settings(train: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``heldout_r2`` settings that score a model on the split it trained on (empty without a split)."""
+    if not train.get("heldout_split"):
+        return {}
+    from tfdisent.training import TrainConfig
+
+    defaults = TrainConfig()
+    return {"split": train["heldout_split"],
+            "train_fraction": float(train.get("heldout_train_fraction", defaults.heldout_train_fraction)),
+            "split_seed": int(train.get("heldout_seed", defaults.heldout_seed))}
 
 
 # --- validation against the registries ---------------------------------------------------------------
@@ -327,6 +368,7 @@ def validate_study(study: Study) -> None:
         if dataset not in dataset_names():
             raise StudyError(f"{where}: unknown dataset {dataset!r}; known datasets: {', '.join(dataset_names())}")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    factor_names: Dict[str, Optional[Tuple[str, ...]]] = {}  # per dataset, loaded once when pairs need them
     for config in study.configs:
         if config.method not in method_names():
             raise StudyError(f"{where}: unknown method {config.method!r}; known methods: {', '.join(method_names())}")
@@ -339,10 +381,12 @@ def validate_study(study: Study) -> None:
         unknown = sorted(set(merged) - fields)
         if unknown:
             raise StudyError(f"{where}: unknown training setting(s) {', '.join(unknown)}")
+        train = study._train_for(config)
         try:
-            TrainConfig(**{k: v for k, v in study._train_for(config).items()}).validate()
+            TrainConfig(**train).validate()
         except (TypeError, ValueError) as error:
             raise StudyError(f"{where}: {config.label()}: {error}") from None
+        _validate_protocols(study, config, train, where, factor_names)
     evaluation = study.evaluation
     for name in evaluation.metrics:
         if name not in metrics.metric_names():
@@ -361,6 +405,36 @@ def validate_study(study: Study) -> None:
         if representation not in REPRESENTATIONS:
             raise StudyError(f"{where}: unknown representation {representation!r}; choose from "
                              f"{', '.join(REPRESENTATIONS)}")
+
+
+def _validate_protocols(study: Study, config: ConfigEntry, train: Dict[str, Any], where: str,
+                        factor_names: Dict[str, Optional[Tuple[str, ...]]]) -> None:
+    """Correlated pairs name factors of every dataset; heldout_r2 settings do not contradict a model's split."""
+    from tfdisent.data import DatasetError, load_dataset
+    from tfdisent.data.correlated import parse_pairs
+
+    if train.get("correlated_factors"):
+        for name in study.datasets:
+            if name not in factor_names:
+                kwargs = {"data_dir": study.data_dirs[name]} if name in study.data_dirs else {}
+                try:
+                    factor_names[name] = tuple(load_dataset(name, **kwargs).factor_names)
+                except DatasetError:
+                    factor_names[name] = None  # its files are not here: the trial reports it
+            if factor_names[name] is None:
+                continue
+            try:
+                parse_pairs(train["correlated_factors"], factor_names[name])
+            except ValueError as error:
+                raise StudyError(f"{where}: {config.label()} on {name}: {error}") from None
+    expected = heldout_metric_settings(train)
+    given = study.evaluation.settings.get("heldout_r2", {})
+    if expected and "heldout_r2" in study.evaluation.metrics:
+        clash = sorted(k for k in expected if k in given and given[k] != expected[k])
+        if clash:
+            raise StudyError(f"{where}: {config.label()} trains on the {train['heldout_split']} split but "
+                             f"evaluation.settings.heldout_r2 sets {', '.join(f'{k}={given[k]!r}' for k in clash)}; "
+                             "leave them out (a study scores each model on its training split)")
 
 
 # --- command-line overrides -----------------------------------------------------------------------
@@ -417,7 +491,8 @@ def select_models(study: Study, only: Optional[Dict[str, List[str]]] = None,
     warm-start from). Unknown filter keys or seeds outside the study raise StudyError."""
     only = only or {}
     hyper_keys = {k for c in study.configs for k in c.hyperparameters}
-    allowed = {"dataset", "method", "config", "seed"} | hyper_keys
+    train_keys = {k for c in study.configs for k in c.grid_keys if k in TRAIN_GRID_KEYS}
+    allowed = {"dataset", "method", "config", "seed"} | hyper_keys | train_keys
     unknown = sorted(set(only) - allowed)
     if unknown:
         raise StudyError(f"--only: unknown key(s) {', '.join(unknown)}; keys of study {study.name}: "
@@ -433,6 +508,7 @@ def select_models(study: Study, only: Optional[Dict[str, List[str]]] = None,
             continue
         fields = {"dataset": model.dataset, "method": model.method, "config": model.config.name,
                   "seed": model.seed}
+        fields.update({k: model.train.get(k) for k in train_keys})
         ok = True
         for key, wanted in only.items():
             if key in fields:

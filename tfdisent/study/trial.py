@@ -132,6 +132,11 @@ def _write_hparams(run_dir: str, model: Dict[str, Any], scores: Dict[str, float]
                "config": model["config_label"]}
     for key, value in model["hyperparameters"].items():
         hparams[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    from tfdisent.study.spec import PROTOCOL_KEYS
+    for key in PROTOCOL_KEYS:  # the training distribution (issue 20), when the study sets it
+        if key in model.get("train", {}):
+            value = model["train"][key]
+            hparams[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "study"))
     with writer.as_default():
         hp.hparams(hparams, trial_id=str(model["model_num"]))
@@ -151,6 +156,9 @@ def _evaluate(output_dir, model, evaluation, dataset, cpus) -> Dict[str, Any]:
     encoder = representation.load_gaussian_encoder(export_path, dataset.observation_shape)
     representation.check_representation_on_data(dataset, encoder, seed=evaluation.get("seed", 0))
     overrides = _metric_overrides(evaluation, cpus)
+    if "heldout_r2" in overrides:  # scored on the split the model trained on (Schott et al. 2022)
+        from tfdisent.study.spec import heldout_metric_settings
+        overrides["heldout_r2"].update(heldout_metric_settings(model["train"]))
     seed = int(evaluation.get("seed", 0))
     out: Dict[str, Any] = {"export": export_path, "reports": {}, "scores": {}}
     for kind in evaluation["representations"]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
+
+from tfdisent.data.correlated import check_strength
+from tfdisent.data.splits import SPLITS
 
 CONFIG_FILE = "config.json"  # <run_dir>/config.json: TrainConfig.to_dict() with resolved values
 RESULTS_FILE = "results/train_results.json"  # relative to the run directory
@@ -55,6 +58,14 @@ class TrainConfig:
     image_every: int = 1000
     eval_batches: int = 1000  # held-out batches of the end-of-training evaluation (disentanglement_lib: 1000)
     export: bool = True
+    # Training-distribution protocols (issue 20); metrics always evaluate on the full, uncorrelated grid.
+    # Correlated factors (Träuble et al. 2021; tfdisent.data.correlated): pairs "A:B" and their sigma.
+    correlated_factors: List[str] = dataclasses.field(default_factory=list)
+    correlation_strength: Optional[float] = None
+    # Held-out factor combinations (Schott et al. 2022; tfdisent.data.splits): train on the split's train part.
+    heldout_split: Optional[str] = None
+    heldout_train_fraction: float = 0.3
+    heldout_seed: int = 0
 
     def validate(self) -> None:
         positive = {"latent_dim": self.latent_dim, "steps": self.steps, "batch_size": self.batch_size,
@@ -74,6 +85,28 @@ class TrainConfig:
             raise RunConfigError(f"--capacity_max must be non-negative, got {self.capacity_max}")
         if self.jit_compile not in ("auto", "true", "false"):
             raise RunConfigError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
+        self.validate_protocols()
+
+    def validate_protocols(self) -> None:
+        """Checks the correlated-factors and held-out-split settings (factor names are checked against the
+        dataset when the Trainer builds the training distribution)."""
+        if isinstance(self.correlated_factors, str) or not all(isinstance(p, str) for p in self.correlated_factors):
+            raise RunConfigError(f"--correlated_factors must be a list of A:B pairs, got {self.correlated_factors!r}")
+        if bool(self.correlated_factors) != (self.correlation_strength is not None):
+            raise RunConfigError("--correlated_factors and --correlation_strength go together (pairs A:B and their "
+                                 "sigma)")
+        if self.correlation_strength is not None:
+            try:
+                check_strength(self.correlation_strength)
+            except ValueError as error:
+                raise RunConfigError(f"--correlation_strength: {error}") from None
+        if self.heldout_split is not None:
+            if self.heldout_split not in SPLITS:
+                raise RunConfigError(f"--heldout_split must be one of {', '.join(SPLITS)}, got {self.heldout_split!r}")
+            if self.correlated_factors:
+                raise RunConfigError("--heldout_split and --correlated_factors cannot be combined")
+        if not 0.0 < float(self.heldout_train_fraction) < 1.0:
+            raise RunConfigError(f"--heldout_train_fraction must be in (0, 1), got {self.heldout_train_fraction}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

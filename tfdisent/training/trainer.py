@@ -42,6 +42,9 @@ import tensorflow as tf
 from absl import logging
 
 from tfdisent.data import GroundTruthData, load_dataset
+from tfdisent.data.correlated import CorrelatedFactors, parse_pairs
+from tfdisent.data.splits import make_split
+from tfdisent.data.subset import IndexedSubset
 from tfdisent.methods import CapacitySchedule, GaussianVAE, get_method, resolve_hyperparameters
 from tfdisent.methods.hyperparameters import mutable_names
 from tfdisent.models import build_architecture, check_architecture
@@ -118,6 +121,22 @@ def resolve_config(config: TrainConfig, dataset: GroundTruthData) -> TrainConfig
     except ValueError as e:
         raise RunConfigError(str(e)) from e
     return dataclasses.replace(config, architecture=architecture, hyperparameters=hyperparameters)
+
+
+def training_distribution(config: TrainConfig, dataset: GroundTruthData) -> GroundTruthData:
+    """The data training batches come from: ``dataset`` itself, its grid under correlated factors
+    (Träuble et al. 2021, :class:`~tfdisent.data.correlated.CorrelatedFactors`) or the train part of a
+    held-out split (Schott et al. 2022, :func:`~tfdisent.data.splits.make_split`). Wrapping the dataset
+    here, below ``GaussianVAE.training_dataset``, gives every method (pairs, labels, plain batches) the
+    same distribution. Raises ValueError for pairs or splits that do not fit the dataset."""
+    if config.correlated_factors:
+        pairs = parse_pairs(config.correlated_factors, dataset.factor_names)
+        return CorrelatedFactors(dataset, pairs, config.correlation_strength)
+    if config.heldout_split:
+        train, _ = make_split(config.heldout_split, dataset.factor_sizes, config.heldout_train_fraction,
+                              config.heldout_seed)
+        return IndexedSubset(dataset, train, name=f"{dataset.name}_{config.heldout_split}_train")
+    return dataset
 
 
 def build_model(config: TrainConfig, dataset: GroundTruthData) -> GaussianVAE:
@@ -234,7 +253,8 @@ class Trainer:
         if dataset is None:
             kwargs = {"data_dir": config.data_dir} if config.data_dir else {}
             dataset = load_dataset(config.dataset, **kwargs)
-        self.dataset = dataset
+        self.dataset = dataset  # what metrics and callbacks see: the full, uncorrelated grid
+        self.training_data = training_distribution(config, dataset)
         self.config = resolve_config(config, dataset)
         self.run_dir = run_dir
         self.callbacks = list(callbacks or [])
@@ -242,7 +262,7 @@ class Trainer:
         self.exporter = exporter
         self._mutable_method = mutable_names(get_method(self.config.method).hyperparameters)
         self._saved_config = self._check_run_dir()
-        self.model = build_model(self.config, dataset)
+        self.model = build_model(self.config, self.training_data)
         self.jit = use_xla(self.config.jit_compile)
         self.seeds = derive_seeds(self.config.seed, self.config.data_seed)
         self.plateau = _PlateauState()
@@ -286,7 +306,7 @@ class Trainer:
     def _make_data_stream(self, batch_size: int) -> None:
         """(Re)builds the batch iterator for ``batch_size`` and the checkpoint objects that hold it."""
         seed = data_stream_seed(self.seeds["data"], batch_size)
-        self.iterator = iter(self.model.training_dataset(self.dataset, batch_size, seed))
+        self.iterator = iter(self.model.training_dataset(self.training_data, batch_size, seed))
         self.data_state.batch_size.assign(batch_size)
         self.checkpoint = tf.train.Checkpoint(data_iterator=self.iterator, plateau=self.plateau,
                                               data=self.data_state, **self.model.checkpoint_objects())
@@ -584,7 +604,7 @@ class Trainer:
         batch_size = int(self.data_state.batch_size.numpy())
         # A stream of its own (never the training stream's position): an independent held-out sample.
         seed = data_stream_seed(self.seeds["data"] + 1, batch_size)
-        batches = self.model.training_dataset(self.dataset, batch_size, seed).take(num_batches)
+        batches = self.model.training_dataset(self.training_data, batch_size, seed).take(num_batches)
         test_step = tf.function(self.model.test_step)
         self._reset_trackers()
         logs = {}
@@ -619,7 +639,9 @@ class Trainer:
                 "hyperparameters": self.model.get_hyperparameters(),
                 "training": {k: v for k, v in self.config.to_dict().items()
                              if k in ("batch_size", "learning_rate", "steps", "capacity_max", "capacity_steps",
-                                      "capacity_start", "init_from", "data_seed")}}
+                                      "capacity_start", "init_from", "data_seed", "correlated_factors",
+                                      "correlation_strength", "heldout_split", "heldout_train_fraction",
+                                      "heldout_seed")}}
 
     def finish(self) -> Dict[str, object]:
         """End of training: held-out evaluation, the SavedModel (``config.export``) and
@@ -627,7 +649,8 @@ class Trainer:
         self.restore_or_initialize()
         results: Dict[str, object] = {
             "step": self.step, "wall_time_seconds": getattr(self, "_train_seconds", 0.0), "xla": self.jit,
-            "dataset": self.dataset.name, "train": dict(getattr(self, "_last_logs", {})),
+            "dataset": self.dataset.name, "training_data": self.training_data.name,
+            "train": dict(getattr(self, "_last_logs", {})),
             "hyperparameters": self.hyperparameters}
         evaluation_start = time.time()
         results["eval"] = self.evaluate()
@@ -659,10 +682,11 @@ class LockstepTrainers:
         first = trainers[0]
         for other in trainers[1:]:
             same = (other.dataset is first.dataset, other.config.batch_size == first.config.batch_size,
-                    other.config.log_every == first.config.log_every, other.seeds["data"] == first.seeds["data"])
+                    other.config.log_every == first.config.log_every, other.seeds["data"] == first.seeds["data"],
+                    _protocol(other.config) == _protocol(first.config))
             if not all(same):
-                raise ValueError("lock-step trainers need the same dataset object, batch_size, log_every and "
-                                 "data_seed")
+                raise ValueError("lock-step trainers need the same dataset object, batch_size, log_every, "
+                                 "data_seed and training distribution (correlated factors, held-out split)")
         self.trainers = list(trainers)
         for other in self.trainers[1:]:
             other.iterator = first.iterator
@@ -710,6 +734,12 @@ class LockstepTrainers:
                 _accumulate(total, checked, interval)
                 trainer._after_interval(interval, checked)
         return [{name: value / num_steps for name, value in total.items()} for total in totals]
+
+
+def _protocol(config: TrainConfig) -> tuple:
+    """The settings that shape the training distribution (``training_distribution``)."""
+    return (tuple(config.correlated_factors), config.correlation_strength, config.heldout_split,
+            config.heldout_train_fraction, config.heldout_seed)
 
 
 def _accumulate(totals: Dict[str, float], logs: Dict[str, np.ndarray], steps: int) -> None:

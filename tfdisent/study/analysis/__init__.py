@@ -8,9 +8,11 @@
   model selection.
 * :func:`normalized_sum`: Abdi et al.'s normalised sum of metrics.
 * :func:`downstream_efficiency`: sample efficiency vs the disentanglement metrics.
+* :func:`metric_vs_correlation`: scores against the training correlation strength (Träuble et al. 2021).
 """
 
 from tfdisent.study.analysis.agreement import metric_agreement, spearman_matrix
+from tfdisent.study.analysis.correlation import metric_vs_correlation
 from tfdisent.study.analysis.downstream import downstream_efficiency
 from tfdisent.study.analysis.normalized_sum import normalized_sum
 from tfdisent.study.analysis.selection import (hyperparameter_transfer, pairwise_selection_probability,
@@ -19,6 +21,7 @@ from tfdisent.study.analysis.selection import (hyperparameter_transfer, pairwise
 from tfdisent.study.analysis.tc import tc_vs_strength
 from tfdisent.study.analysis.variance import variance_explained
 
-__all__ = ["downstream_efficiency", "hyperparameter_transfer", "metric_agreement", "normalized_sum",
+__all__ = ["downstream_efficiency", "hyperparameter_transfer", "metric_agreement", "metric_vs_correlation",
+           "normalized_sum",
            "pairwise_selection_probability", "selection_probability", "selection_probability_table",
            "spearman_matrix", "tc_vs_strength", "unsupervised_selection", "variance_explained"]
