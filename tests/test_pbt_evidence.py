@@ -39,3 +39,31 @@ def test_brown_forsythe_known_spread():
     different = evidence.variance_comparison([0, 0.01, -0.01, 0.02, -0.02, 0.0] * 3, [0, 5, -5, 10, -10, 0] * 3)
     assert different["p"] < 0.01 and different["sd_b"] > different["sd_a"]
     assert np.isnan(evidence.variance_comparison([1.0], [1.0, 2.0])["p"])
+
+
+def _reproduce():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "pbt", "reproduce.py")
+    spec = importlib.util.spec_from_file_location("pbt_reproduce", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, os.path.join(os.path.dirname(path), "evidence", "results.json")
+
+
+def test_reproduce_plan_and_statistics_of_the_shipped_evidence():
+    import argparse
+    import json
+
+    module, results_path = _reproduce()
+    args = argparse.Namespace(population=4, generations=4, generation_samples=9600, seeds="0,1,2,3,4",
+                              arms="pbt,random_search,fixed,selection")
+    projection = module.plan(args)
+    assert projection["budget_samples"] == 153_600 and projection["seeds"] == 5
+    assert projection["total_seconds"] == pytest.approx(5 * projection["seconds_per_seed"])
+    assert projection["pbt_seconds"] == pytest.approx(438.0)  # the measured run it is calibrated on
+    stats = module.statistics(json.load(open(results_path)), n_resamples=999)
+    assert set(stats["summary"]) == {"pbt", "selection", "semi_supervised", "study_betas"}
+    assert stats["summary"]["pbt"]["mig"]["sd"] == pytest.approx(0.057, abs=0.001)
+    assert stats["comparisons"]["selection"]["mig"]["mean"]["wins"] == 1
