@@ -46,3 +46,16 @@ def test_report_states_n_intervals_and_duplicates(tmp_path):
     assert {"mean sd", "sampled sd", "models"} <= set(tc.columns)
     for name in ("scores_dsprites.png", "tc_dsprites.png", "spearman_dsprites.png"):
         assert os.path.getsize(tmp_path / name) > 1000
+
+
+def test_two_dataset_study_has_no_duplicate_objective():
+    from tfdisent.study import analysis, spec
+
+    study = spec.load_study("flags/studies/cpu_two_datasets.json")
+    models = study.models()
+    assert {m.dataset for m in models} == {"dsprites", "color_dsprites"} and len({m.seed for m in models}) >= 5
+    keys = [(m.dataset, m.seed, analysis.objective_key(m.method, m.hyperparameters)) for m in models]
+    assert len(keys) == len(set(keys)) and ("vae",) not in {k[2] for k in keys}
+    # cpu_small, by contrast, trains the VAE twice (beta_vae beta=1 and beta_tcvae beta=1)
+    small = [analysis.objective_key(m.method, m.hyperparameters) for m in spec.load_study("flags/studies/cpu_small.json").models()]
+    assert small.count(("vae",)) == 4
