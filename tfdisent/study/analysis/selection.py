@@ -50,21 +50,21 @@ def chance_selection_probability(settings: int) -> float:
 
 
 def _probability(source: np.ndarray, target: np.ndarray) -> float:
-    """The expectation of step 1-3 of the module docstring for two config x seed score grids (NaN =
-    missing; the same config and seed positions in both)."""
-    wins = []
+    """The expectation of steps 1-3 of the module docstring for two config x seed score grids (NaN =
+    missing; the same config and seed positions in both), vectorised over (s, s', random setting)."""
     seeds = source.shape[1]
-    for s, s_target in itertools.permutations(range(seeds), 2):
-        column = source[:, s]
-        if not np.isfinite(column).any():
-            continue
-        chosen = int(np.nanargmax(column))
-        scores = target[:, s_target]
-        valid = np.isfinite(scores)
-        if not valid.any() or not np.isfinite(scores[chosen]):
-            continue
-        wins.append(float(np.mean(scores[chosen] >= scores[valid])))
-    return float(np.mean(wins)) if wins else float("nan")
+    if seeds < 2:
+        return float("nan")
+    has_source = np.isfinite(source).any(axis=0)
+    chosen = np.argmax(np.where(np.isfinite(source), source, -np.inf), axis=0)      # first best per seed s
+    chosen_score = target[chosen, :]                                                  # [s, s'] chosen's score on s'
+    valid = np.isfinite(target)                                                       # [c, s']
+    with np.errstate(invalid="ignore"):
+        better_or_equal = chosen_score[:, None, :] >= target[None, :, :]              # [s, c, s']
+    counts = valid.sum(axis=0)                                                        # [s']
+    wins = (better_or_equal & valid[None]).sum(axis=1) / np.maximum(counts, 1)[None]  # [s, s']
+    use = has_source[:, None] & np.isfinite(chosen_score) & (counts > 0)[None] & ~np.eye(seeds, dtype=bool)
+    return float(wins[use].mean()) if use.any() else float("nan")
 
 
 def _selection_rows(table: pd.DataFrame, metrics: Sequence[str], representation: str) -> pd.DataFrame:
