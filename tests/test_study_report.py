@@ -22,7 +22,8 @@ def _table():
                              "method": method, "config": f"{method}({name}={value:g})", "seed": seed, "steps": 10,
                              "representation": representation, name: value, "mig.discrete_mig": x,
                              "dci.disentanglement": x + 0.1 * rs.rand(), "sap.SAP_score": rs.rand(),
-                             "eval.elbo": -100 + rs.rand(), "unsupervised.gaussian_total_correlation": rs.rand() * value,
+                             "eval.elbo": -100 + rs.rand(),
+                             "unsupervised.gaussian_total_correlation": rs.rand() * value,
                              "train.wall_time_seconds": 10.0})
             model_num += 1
     return pd.DataFrame(rows)
@@ -57,5 +58,6 @@ def test_two_dataset_study_has_no_duplicate_objective():
     keys = [(m.dataset, m.seed, analysis.objective_key(m.method, m.hyperparameters)) for m in models]
     assert len(keys) == len(set(keys)) and ("vae",) not in {k[2] for k in keys}
     # cpu_small, by contrast, trains the VAE twice (beta_vae beta=1 and beta_tcvae beta=1)
-    small = [analysis.objective_key(m.method, m.hyperparameters) for m in spec.load_study("flags/studies/cpu_small.json").models()]
+    small = [analysis.objective_key(m.method, m.hyperparameters)
+             for m in spec.load_study("flags/studies/cpu_small.json").models()]
     assert small.count(("vae",)) == 4

@@ -314,7 +314,8 @@ def write_report(results: dict, out: str) -> str:
     arms = arms_of(results)
     stats = statistics(results)
     lines = ["Arms (n = seeds; SD = sample standard deviation, ddof = 1):", "",
-             "| arm | n | MIG mean | MIG SD | DCI mean | DCI SD | training samples per seed |", "|---|---|---|---|---|---|---|"]
+             "| arm | n | MIG mean | MIG SD | DCI mean | DCI SD | training samples per seed |",
+             "|---|---|---|---|---|---|---|"]
     for arm, summary in stats["summary"].items():
         lines.append(f"| {LABELS.get(arm, arm)} | {summary['mig']['n']} | {_f(summary['mig']['mean'])} | "
                      f"{_f(summary['mig']['sd'])} | {_f(summary['dci']['mean'])} | {_f(summary['dci']['sd'])} | "

@@ -23,8 +23,8 @@ CONFIDENCE = 0.95
 RESAMPLES = 999
 
 
-def stratified_bootstrap(strata: Dict[Hashable, np.ndarray], statistic: Callable[[Dict[Hashable, np.ndarray]], np.ndarray],
-                         n_resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+def stratified_bootstrap(strata: Dict[Hashable, np.ndarray],
+                         statistic: Callable[[Dict[Hashable, np.ndarray]], np.ndarray], n_resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
                          seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of ``statistic`` with each stratum's members resampled independently.
 
@@ -61,7 +61,8 @@ def stratified_bootstrap(strata: Dict[Hashable, np.ndarray], statistic: Callable
 
 def strata_of(frame, by: Sequence[str]) -> Dict[Hashable, np.ndarray]:
     """``{stratum key: positional row indices}`` of ``frame`` grouped by the ``by`` columns."""
-    return {key: np.asarray(index) for key, index in frame.reset_index(drop=True).groupby(list(by), sort=True).indices.items()}
+    groups = frame.reset_index(drop=True).groupby(list(by), sort=True)
+    return {key: np.asarray(index) for key, index in groups.indices.items()}
 
 
 def binomial_interval(successes: float, trials: int, confidence: float = CONFIDENCE) -> Tuple[float, float]:
