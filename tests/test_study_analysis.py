@@ -124,3 +124,141 @@ def test_downstream_efficiency_correlates_with_metrics():
     result = analysis.downstream_efficiency(_table(scores), ["mig.discrete_mig"])
     assert result["dsprites"].loc["mig.discrete_mig", "efficiency 100/1000"] == pytest.approx(1.0)
     assert analysis.downstream_efficiency(_table(lambda *a: {"mig.discrete_mig": 1.0}), ["mig.discrete_mig"]) == {}
+
+
+# --- uncertainty (issue 19): known answers -----------------------------------------------------------------------
+
+def _correlated_table(n_settings=8, seeds=3, noise=0.05):
+    rs = np.random.RandomState(1)
+    rows = []
+    for setting in range(n_settings):
+        for seed in range(seeds):
+            x = rs.rand()
+            rows.append({"status": "done", "representation": "mean", "dataset": "d", "method": f"m{setting % 2}",
+                         "config": f"c{setting}", "seed": seed, "model_num": len(rows),
+                         "a": x, "b": x + noise * rs.randn(), "null": rs.rand()})
+    return pd.DataFrame(rows)
+
+
+def test_agreement_intervals_known_correlation_and_known_null():
+    result = analysis.agreement_intervals(_correlated_table(), ["a", "b", "null"], n_resamples=299,
+                                          n_permutations=999).set_index(["a", "b"])
+    strong = result.loc[("a", "b")]
+    assert strong["rho"] > 0.9 and strong["low"] > 0.8 and strong["high"] <= 1.0 and strong["p"] < 0.01
+    assert strong["models"] == 24
+    null = result.loc[("a", "null")]
+    assert null["low"] < 0 < null["high"] and null["p"] > 0.05  # independent draws: 0 inside, not significant
+
+
+def test_omega_squared_recovers_a_known_variance_split():
+    # two groups at -1 / +1, each value the group mean +- sigma (balanced): between variance 1, within sigma^2
+    n, sigma = 400, 1.0
+    groups = np.repeat([0, 1], n // 2)
+    values = np.where(groups == 0, -1.0, 1.0) + sigma * np.tile([-1.0, 1.0], n // 2)
+    k, ms_within = 2, n * sigma ** 2 / (n - 2)
+    exact = (n - (k - 1) * ms_within) / (n * (1 + sigma ** 2) + ms_within)
+    assert analysis.omega_squared(pd.Series(values), pd.Series(groups)) == pytest.approx(exact)
+    assert exact == pytest.approx(0.5, abs=0.01)  # the population share 1 / (1 + sigma^2)
+    assert analysis.eta_squared(pd.Series(values), pd.Series(groups)) == pytest.approx(0.5)
+
+
+def test_eta_squared_is_biased_under_the_null_and_omega_squared_is_not():
+    rs = np.random.RandomState(0)
+    groups = pd.Series(np.repeat(np.arange(12), 2))  # 12 settings x 2 seeds, as cpu_small
+    etas, omegas = [], []
+    for _ in range(300):
+        values = pd.Series(rs.randn(24))
+        etas.append(analysis.eta_squared(values, groups))
+        omegas.append(analysis.omega_squared(values, groups))
+    assert np.mean(etas) == pytest.approx(11 / 23, abs=0.03)  # chance alone: (k - 1) / (n - 1)
+    assert np.median(omegas) < 0.05  # clipped at 0: at least half the null tables show no share
+
+
+def test_variance_permutation_p_values():
+    groups = pd.Series(np.repeat(np.arange(4), 5))
+    strong = pd.Series(np.repeat([0.0, 1.0, 2.0, 3.0], 5) + 0.01 * np.tile(np.arange(5), 4))
+    assert analysis.variance_test(strong, groups, n_resamples=999) < 0.01
+    equal_means = pd.Series(np.tile([-1.0, 0.0, 1.0, 2.0, -2.0], 4))  # every group has the same mean
+    assert analysis.variance_test(equal_means, groups, n_resamples=999) > 0.9
+    table = _table(lambda method, *rest: {"m": {"beta_vae": 0.1, "beta_tcvae": 0.5, "factor_vae": 0.9}[method]
+                                          + 0.01 * rest[1]})
+    result = analysis.variance_explained(table, ["m"], n_resamples=999)
+    assert (result["method p"] < 0.01).all() and (result["models"] == 18).all() and (result["settings"] == 6).all()
+    assert (result["method"] > 0.9).all() and np.allclose(result["seed"], 1 - result["setting"])
+
+
+def _grid_table(scores_by_seed, datasets=("d",)):
+    """scores_by_seed: {seed: [score of config 0, 1, ...]} -> a study table with metric m."""
+    rows = []
+    for dataset in datasets:
+        for seed, scores in scores_by_seed.items():
+            for config, value in enumerate(scores):
+                rows.append({"status": "done", "representation": "mean", "dataset": dataset, "method": "x",
+                             "config": f"c{config}", "seed": seed, "model_num": len(rows), "m": float(value)})
+    return pd.DataFrame(rows)
+
+
+def test_selection_probability_follows_locatello_definition():
+    # The chosen setting is the worst on the other seed: it is "better or equal" only to itself (1 of 3
+    # random settings). The previous definition (strict wins over the *other* settings) gave 0 here.
+    reversed_table = _grid_table({0: [3, 2, 1], 1: [1, 2, 3]})
+    assert analysis.selection_probability(reversed_table, "m", "m", "d", "d") == pytest.approx(1 / 3)
+    # ties count as wins: every setting equal -> 1
+    assert analysis.selection_probability(_grid_table({0: [1, 1, 1], 1: [1, 1, 1]}), "m", "m", "d", "d") == 1.0
+    assert analysis.chance_selection_probability(12) == pytest.approx(13 / 24)
+    # the uninformative expectation (k + 1) / 2k: a selection seed whose ranking is unrelated to the target's
+    seeds = {s: list(np.random.RandomState(s).permutation(6)) for s in range(40)}
+    assert analysis.selection_probability(_grid_table(seeds), "m", "m", "d", "d") == pytest.approx(7 / 12, abs=0.03)
+
+
+def test_selection_table_has_intervals_and_the_other_dataset_column():
+    table = _grid_table({0: [1, 2, 9], 1: [0, 3, 8], 2: [2, 1, 7]}, datasets=("d1", "d2"))
+    table["m2"] = table["m"] * 2
+    result = analysis.selection_probability_table(table, ["m", "m2"], intervals=True, n_resamples=199)
+    assert len(result) == 4 and set(result["data set"]) == {"same", "random (other)"}
+    assert np.allclose(result["probability"], 1.0) and np.allclose(result[["low", "high"]], 1.0)
+    assert (result["settings"] == 3).all() and (result["seeds"] == 3).all() and (result["models"] == 18).all()
+    assert result["chance"].iloc[0] == pytest.approx(4 / 6)
+
+
+def test_unsupervised_selection_intervals_are_clopper_pearson_over_disjoint_pairs():
+    def scores(method, value, seed, dataset, rs):
+        x = rs.rand()
+        return {"eval.reconstruction": -x, "metric": x}
+    result = analysis.unsupervised_selection_intervals(_table(scores), {"eval.reconstruction": -1}, ["metric"])
+    row = result.iloc[0]
+    assert row["rate"] == 1.0 and row["models"] == 18 and row["trials"] == 9
+    assert row["low"] == pytest.approx(0.025 ** (1 / 9)) and row["high"] == 1.0  # exact 95 % for 9 of 9
+    low, high = analysis.binomial_interval(5, 10)
+    assert low == pytest.approx(0.1871, abs=1e-3) and high == pytest.approx(0.8129, abs=1e-3)
+    assert analysis.sample_sd([1, 2, 3, 4]) == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+
+
+def test_stratified_bootstrap_keeps_the_design():
+    strata = {"a": np.array([0, 1]), "b": np.array([2, 3, 4]), "c": np.array([5])}
+    values = np.array([1.0, 1.0, 5.0, 5.0, 5.0, 9.0])
+    estimate, low, high = analysis.stratified_bootstrap(
+        strata, lambda r: np.array([len(r), np.mean([values[i].mean() for i in r.values()])]), n_resamples=99)
+    # every resample keeps all three settings; settings with constant members give a zero-width interval
+    assert list(estimate) == [3.0, 5.0] and list(low) == [3.0, 5.0] and list(high) == [3.0, 5.0]
+
+
+def test_duplicate_objectives_are_counted_once():
+    rows = []
+    for method, config, hyper, seed in [("beta_vae", "beta_vae(beta=1)", {"beta": 1.0}, 0),
+                                        ("beta_vae", "beta_vae(beta=1)", {"beta": 1.0}, 1),
+                                        ("beta_tcvae", "beta_tcvae(beta=1)", {"beta": 1.0}, 0),  # = model 0
+                                        ("beta_tcvae", "beta_tcvae(beta=1)", {"beta": 1.0}, 2),  # a new seed of vae
+                                        ("beta_tcvae", "beta_tcvae(beta=6)", {"beta": 6.0}, 0),
+                                        ("dip_vae_i", "dip_vae_i(lambda_od=0)", {"lambda_od": 0.0}, 1)]:  # = model 1
+        for representation in ("mean", "sampled"):
+            rows.append({"status": "done", "dataset": "d", "method": method, "config": config, "seed": seed,
+                         "steps": 10, "representation": representation, "model_num": len(rows) // 2, **hyper})
+    table = pd.DataFrame(rows)
+    kept, duplicates = analysis.deduplicate_objectives(table)
+    assert sorted(duplicates["model_num"]) == [2, 5] and sorted(duplicates["kept_model_num"]) == [0, 1]
+    assert set(duplicates["objective"]) == {"vae"}
+    assert sorted(kept["model_num"].unique()) == [0, 1, 3, 4] and len(kept) == 8
+    assert set(kept.loc[kept["model_num"] == 3, "config"]) == {"beta_vae(beta=1)"}  # one setting per objective
+    assert set(kept.loc[kept["model_num"] == 4, "config"]) == {"beta_tcvae(beta=6)"}
+    assert analysis.objective_key("beta_tcvae", {"beta": 6.0}) != analysis.objective_key("beta_vae", {"beta": 6.0})

@@ -1,40 +1,72 @@
-"""CPU-scale reproduction of Estermann et al. (2020), Fig. 1/4 claim for PBT-S-VAE: PBT with MIG
-fitness against the same compute spent on independent beta-TCVAE runs with the study's betas.
+"""CPU-scale evidence for Estermann et al. (2020)'s claim for PBT-S-VAE (Fig. 1/4, Table 1): a higher mean
+MIG with a lower variance than its baselines at the same compute. Every arm of one seed spends the same
+number of training samples, B = population x generations x generation_samples, and every arm that uses
+labels uses the same ``--num_labels`` labelled images (drawn from the seed, exactly as PBT's ``mig``
+fitness draws them):
 
-    python docs/pbt/reproduce.py --out=runs/pbt_evidence --seeds=0,1,2 --population=4 \
-        --generations=4 --generation_samples=9600 --num_labels=2000 --eval_num_train=5000
+* ``pbt``: PBT-S-VAE (:func:`tfdisent.pbt.runner.run_pbt`, fitness = discrete MIG on the labelled images;
+  learning rate, batch size and beta searched); the best model across all generations is scored.
+* ``random_search``: PBT's *same initial draws* (``PBTSettings.initial_population``, same member seeds),
+  each trained for generations x generation_samples samples with exploit/explore off; the member with the
+  best MIG on the same labelled images is scored. The ablation that attributes a gain to exploit/explore.
+  (PBT may pick a member from an earlier generation; random search scores only each member's end.)
+* ``fixed``: one beta-TCVAE with fixed hyperparameters (beta ``--fixed_beta``, Adam ``--fixed_learning_rate``)
+  at the batch size PBT tends to choose (``--fixed_batch_size``; ``auto`` = the median batch size of this
+  seed's PBT members in their last generation), trained on all B samples; no labels.
+* ``selection``: few-label model selection (Locatello et al. 2019, Sec. 5.4): one beta-TCVAE per
+  disentanglement_lib beta (1, 2, 4, 6, 8, 10; batch 64, Adam 1e-4) sharing B equally; the one with the best
+  MIG on the same labelled images (:func:`tfdisent.pbt.baselines.select_by_few_labels`) is scored.
+* ``semi_supervised`` (only with ``--arms=...,semi_supervised``): s2_beta_tcvae (beta 6) on the same labels,
+  trained on all B samples.
 
-Per seed s:
+Every scored model: MIG and DCI of the mean representation on held-out draws (seed 1234; MIG with
+``--eval_num_train`` points, DCI with that many / half as many).
 
-* PBT-S-VAE: one PBT run (population P, G generations of S samples; fitness = discrete MIG on a fixed
-  subset of --num_labels labelled images).
-* beta-TCVAE, study betas: one independent beta-TCVAE per study beta (disentanglement_lib: 1, 2, 4,
-  6, 8, 10; batch 64, lr 1e-4) sharing the PBT run's training samples equally (same compute).
-* Model selection (the paper's baseline, :func:`tfdisent.pbt.baselines.select_by_few_labels`): of
-  those six models, the one with the best discrete MIG on 1000 fixed labelled images (drawn from
-  seed 10000 + s, not the evaluation draw), scored as the few-label ``mig`` fitness scores members.
-* Semi-supervised, 1000 labels (Locatello et al. 2020): one s2_beta_tcvae (beta 6, gamma_sup 4, 1000
-  labels, the xent loss) trained as long as one baseline model, i.e. 1/6 of the compute.
+    python docs/pbt/reproduce.py plan --seeds=0,1,2,3,4                  # projected wall time, nothing run
+    python docs/pbt/reproduce.py run --out=runs/pbt_evidence_v2 --seeds=0,1,2,3,4
+    python docs/pbt/reproduce.py report --results=runs/pbt_evidence_v2/results.json
 
-Every final model (PBT: the best model across all generations) is scored with MIG and DCI (reduced
-sample sizes, --eval_num_train) on held-out draws (seed 1234). Writes OUT/results.json,
-OUT/results.md and OUT/mig_dci.png; rerun the same command to continue where it stopped.
+``run`` is resumable: OUT/results.json records every finished (arm, seed) as soon as it ends, and a rerun
+skips them, so a later session adds seeds with ``run --seeds=5,6`` on the same --out (the settings must be
+the same; a mismatch is a one-line error). A model interrupted half-way is retrained. ``report`` computes
+the statistics (:mod:`tfdisent.pbt.evidence`: per-seed differences, bootstrap interval and sign-flip
+permutation test of the mean difference, Brown-Forsythe test of the spread) and writes results.md and
+mig_dci.png next to the JSON; it also reads the first evidence run's format (docs/pbt/evidence/results.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
+from typing import Dict, List
 
 import numpy as np
 
 STUDY_BETAS = (1, 2, 4, 6, 8, 10)
-
-
 SEMI_SUPERVISED_BETA = 6.0
+ARMS = ("pbt", "random_search", "fixed", "selection", "semi_supervised")
+DEFAULT_ARMS = "pbt,random_search,fixed,selection"
+LABELS = {"pbt": "PBT-S-VAE", "random_search": "random search (PBT's draws, no exploit/explore)",
+          "fixed": "beta-TCVAE, fixed hyperparameters, PBT's batch size",
+          "selection": "few-label model selection (six study betas)",
+          "semi_supervised": "semi-supervised s2_beta_tcvae", "study_betas": "beta-TCVAE, study betas (mean of six)"}
+SHORT = {"pbt": "PBT", "random_search": "random search", "fixed": "fixed", "selection": "selection",
+         "semi_supervised": "s2", "study_betas": "study betas"}
+# Settings that define an evidence run: a resumed run must use the same values.
+RUN_KEYS = ("population", "generations", "generation_samples", "num_labels", "eval_num_train", "fixed_beta",
+            "fixed_learning_rate", "fixed_batch_size")
+
+# Cost model for `plan` (seconds per training sample, including each model's export and MIG/DCI scoring),
+# measured in the first evidence run on this 2-core machine (docs/pbt/README.md, "Wall time"):
+PBT_SECONDS_PER_SAMPLE = 438 / 153_600        # seed 1's PBT run: 4 x 4 x 9,600 samples in 438 s, Ray restarts included
+BATCH64_SECONDS_PER_SAMPLE = 270 / 151_000    # the six batch-64 beta-TCVAEs of one seed: ~270 s for ~151,000 samples
+SMALL_BATCH_SECONDS_PER_SAMPLE = 36 / 9_600 / 1.55  # a PBT member-generation at batch 13-20: 36 s per 9,600 samples
+#   on 1 thread; one 2-thread process is 1.55x faster than that (BUILD_NOTES: "two 1-thread trials 1.55x one 2-thread")
+SELECTION_SECONDS = 15.0                      # scoring the candidates on the labelled images
 
 
 def _encoder(model_dir: str, dataset):
@@ -43,18 +75,13 @@ def _encoder(model_dir: str, dataset):
     return load_gaussian_encoder(model_dir, dataset.observation_shape)
 
 
-def _representation(model_dir: str, dataset):
-    from tfdisent.evaluation.representation import mean_representation
-
-    return mean_representation(_encoder(model_dir, dataset))
-
-
 def evaluate(model_dir: str, dataset, num_train: int) -> dict:
     """Held-out MIG and DCI (seed 1234) of a model's mean representation."""
     from tfdisent.evaluation import evaluate as evaluation
+    from tfdisent.evaluation.representation import mean_representation
 
     results = evaluation.run_metrics(dataset, ["mig", "dci"], seed=1234,
-                                     representation_fn=_representation(model_dir, dataset),
+                                     representation_fn=mean_representation(_encoder(model_dir, dataset)),
                                      overrides={"mig": {"num_train": num_train},
                                                 "dci": {"num_train": num_train, "num_test": num_train // 2}},
                                      progress=None)
@@ -62,151 +89,322 @@ def evaluate(model_dir: str, dataset, num_train: int) -> dict:
             "errors": {k: v["error"] for k, v in results.items() if "error" in v}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="runs/pbt_evidence")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--population", type=int, default=4)
-    parser.add_argument("--generations", type=int, default=4)
-    parser.add_argument("--generation_samples", type=int, default=3200)
-    parser.add_argument("--num_labels", type=int, default=2000)
-    parser.add_argument("--eval_num_train", type=int, default=5000)
-    parser.add_argument("--num_cpus", type=int, default=2)
-    parser.add_argument("--skip_baseline", action="store_true")
-    parser.add_argument("--skip_semi_supervised", action="store_true")
-    args = parser.parse_args()
+def budget(args) -> int:
+    """B: training samples every arm of one seed spends."""
+    return int(args.population) * int(args.generations) * int(args.generation_samples)
 
-    from tfdisent.data import load_dataset
-    from tfdisent.pbt import records
-    from tfdisent.pbt.baselines import FEW_LABELS, select_by_few_labels
-    from tfdisent.pbt.runner import PBTSettings, run_pbt
+
+def plan(args) -> Dict[str, float]:
+    """Projected seconds per arm and seed on this machine (the constants above) and the total."""
+    b = budget(args)
+    per_arm = {"pbt": PBT_SECONDS_PER_SAMPLE * b,
+               "random_search": SMALL_BATCH_SECONDS_PER_SAMPLE * b + SELECTION_SECONDS,  # draws span batch 8..1024
+               "fixed": SMALL_BATCH_SECONDS_PER_SAMPLE * b,
+               "selection": BATCH64_SECONDS_PER_SAMPLE * b + SELECTION_SECONDS,
+               "semi_supervised": BATCH64_SECONDS_PER_SAMPLE * b}
+    arms = [a for a in args.arms.split(",") if a]
+    seeds = _seeds(args.seeds)
+    per_seed = sum(per_arm[a] for a in arms)
+    return {"budget_samples": b, **{f"{a}_seconds": per_arm[a] for a in arms}, "seconds_per_seed": per_seed,
+            "seeds": len(seeds), "total_seconds": per_seed * len(seeds)}
+
+
+def _seeds(text: str) -> List[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
+def _fail(message: str) -> None:
+    print(f"reproduce.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _train(run_dir: str, **config) -> dict:
+    """Trains one model (a finished run directory is reused); ``{"diverged": reason}`` if the loss became
+    non-finite (the member then scores 0, as a diverged PBT member's fitness does)."""
     from tfdisent.training import TrainConfig, Trainer
+    from tfdisent.training.trainer import NonFiniteLossError
 
+    try:
+        Trainer(TrainConfig(image_every=0, eval_batches=10, **config), run_dir).train()
+    except NonFiniteLossError as error:
+        return {"diverged": str(error).splitlines()[0]}
+    return {}
+
+
+def _last_generation_batch(run_dir: str) -> int:
+    from tfdisent.pbt import records
+
+    rows = records.read_population(os.path.join(run_dir, "population.csv"))
+    last = max(int(r["generation"]) for r in rows)
+    return int(np.median([int(float(r["batch_size"])) for r in rows if int(r["generation"]) == last]))
+
+
+def run(args) -> None:
+    from tfdisent.data import load_dataset
+    from tfdisent.pbt import explore as explore_lib
+    from tfdisent.pbt import records
+    from tfdisent.pbt.baselines import select_by_few_labels
+    from tfdisent.pbt.runner import PBTSettings, run_pbt
+
+    arms = [a for a in args.arms.split(",") if a]
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        _fail(f"unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ARMS)}")
+    if "fixed" in arms and args.fixed_batch_size == "auto" and "pbt" not in arms:
+        _fail("--fixed_batch_size=auto reads the PBT run of each seed: add the pbt arm or give a number")
     out = os.path.abspath(args.out)
+    path = os.path.join(out, "results.json")
+    settings = {k: getattr(args, k) for k in RUN_KEYS}
+    results = json.load(open(path)) if os.path.exists(path) else {"settings": settings, "arms": {}}
+    if "arms" not in results:
+        _fail(f"{path} is the first evidence run's format: give a new --out")
+    changed = [k for k in RUN_KEYS if results["settings"].get(k) != settings[k]]
+    if changed:
+        previous = ", ".join(f"{k}={results['settings'].get(k)}" for k in changed)
+        _fail(f"{path} was run with other settings ({previous}); resume with the same values or give a new --out")
     os.makedirs(out, exist_ok=True)
     dataset = load_dataset("dsprites")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    path = os.path.join(out, "results.json")
-    results = json.load(open(path)) if os.path.exists(path) else {"settings": vars(args), "pbt": {}, "baseline": {}}
+    b = budget(args)
 
     def save():
-        with open(path, "w") as stream:
+        with open(path + ".tmp", "w") as stream:
             json.dump(results, stream, indent=2, default=float)
+        os.replace(path + ".tmp", path)
 
-    for seed in seeds:
-        key = str(seed)
-        run_dir = os.path.join(out, f"pbt_s{seed}")
-        if key not in results["pbt"]:
+    def record(arm: str, seed: int, entry: dict) -> None:
+        results["arms"].setdefault(arm, {})[str(seed)] = entry
+        save()
+        print(arm, seed, {k: v for k, v in entry.items() if k in ("mig", "dci", "chosen", "training_samples")},
+              flush=True)
+
+    def pbt_settings(seed: int, run_dir: str) -> "PBTSettings":
+        return PBTSettings(fitness="mig", output_dir=run_dir, population=args.population,
+                           generations=args.generations, generation_samples=args.generation_samples,
+                           num_labels=args.num_labels, seed=seed, num_cpus=args.num_cpus)
+
+    for seed in _seeds(args.seeds):
+        done = lambda arm: str(seed) in results["arms"].get(arm, {})  # noqa: E731
+        if "pbt" in arms and not done("pbt"):
+            run_dir = os.path.join(out, f"pbt_s{seed}")
             start = time.time()
-            summary = run_pbt(PBTSettings(fitness="mig", output_dir=run_dir, population=args.population,
-                                          generations=args.generations, generation_samples=args.generation_samples,
-                                          num_labels=args.num_labels, seed=seed, num_cpus=args.num_cpus))
+            summary = run_pbt(pbt_settings(seed, run_dir))
             rows = records.read_population(os.path.join(run_dir, "population.csv"))
             samples = int(sum(int(float(r["steps"] or 0)) * int(r["batch_size"]) for r in rows))
-            scores = evaluate(os.path.join(run_dir, "best"), dataset, args.eval_num_train)
-            results["pbt"][key] = {"wall_seconds": time.time() - start, "training_samples": samples,
-                                   "fitness": summary["best"]["score"], "best": summary["best"], **scores}
-            save()
-            print("pbt", seed, results["pbt"][key], flush=True)
-        if args.skip_baseline:
-            continue
-        budget = results["pbt"][key]["training_samples"]
-        for beta in STUDY_BETAS:
-            name = f"{seed}_beta{beta}"
-            if name in results["baseline"]:
-                continue
-            run = os.path.join(out, f"baseline_s{seed}_beta{beta}")
-            steps = max(1, budget // len(STUDY_BETAS) // 64)
+            record("pbt", seed, {"wall_seconds": time.time() - start, "training_samples": samples,
+                                 "fitness": summary["best"]["score"], "best": summary["best"],
+                                 "last_generation_median_batch": _last_generation_batch(run_dir),
+                                 **evaluate(os.path.join(run_dir, "best"), dataset, args.eval_num_train)})
+        if "random_search" in arms and not done("random_search"):
+            start, members = time.time(), {}
+            draws = pbt_settings(seed, os.path.join(out, f"pbt_s{seed}")).initial_population()
+            per_member = args.generations * args.generation_samples
+            for member, draw in enumerate(draws):
+                run_dir = os.path.join(out, f"random_s{seed}_m{member}")
+                steps = max(1, per_member // int(draw["batch_size"]))
+                outcome = _train(run_dir, method="beta_tcvae", steps=steps, batch_size=int(draw["batch_size"]),
+                                 learning_rate=float(draw["learning_rate"]),
+                                 seed=explore_lib.member_seed(seed, member, 0),
+                                 hyperparameters={"beta": float(draw["beta"])})
+                members[str(member)] = {**draw, "steps": steps, "training_samples": steps * int(draw["batch_size"]),
+                                        "run_dir": run_dir, **outcome}
+            candidates = {m: e["run_dir"] for m, e in members.items() if "diverged" not in e}
+            if candidates:
+                chosen, fitness = select_by_few_labels({m: _encoder(p, dataset).encode for m, p in candidates.items()},
+                                                       dataset, num_labels=args.num_labels, seed=seed)
+                scores = evaluate(candidates[chosen], dataset, args.eval_num_train)
+            else:
+                chosen, fitness, scores = None, {}, {"mig": 0.0, "dci": 0.0, "errors": {"all": "every member diverged"}}
+            record("random_search", seed, {"wall_seconds": time.time() - start, "members": members, "chosen": chosen,
+                                           "fitness": fitness, "training_samples": sum(
+                                               e["training_samples"] for e in members.values()), **scores})
+        if "fixed" in arms and not done("fixed"):
+            batch = (results["arms"]["pbt"][str(seed)]["last_generation_median_batch"]
+                     if args.fixed_batch_size == "auto" else int(args.fixed_batch_size))
+            run_dir = os.path.join(out, f"fixed_s{seed}")
+            steps = max(1, b // batch)
             start = time.time()
-            trainer = Trainer(TrainConfig(method="beta_tcvae", steps=steps, batch_size=64, learning_rate=1e-4,
-                                          seed=seed, hyperparameters={"beta": float(beta)}, image_every=0,
-                                          eval_batches=10), run)
-            trainer.train()
-            scores = evaluate(run, dataset, args.eval_num_train)
-            results["baseline"][name] = {"seed": seed, "beta": beta, "steps": steps, "training_samples": steps * 64,
-                                         "wall_seconds": time.time() - start, **scores}
-            save()
-            print("baseline", name, results["baseline"][name], flush=True)
-        candidates = {f"{seed}_beta{beta}": os.path.join(out, f"baseline_s{seed}_beta{beta}") for beta in STUDY_BETAS}
-        best, few_label_migs = select_by_few_labels(
-            {name: _encoder(path, dataset).encode for name, path in candidates.items()}, dataset,
-            num_labels=FEW_LABELS, seed=10_000 + seed)
-        results.setdefault("selection", {})[key] = {
-            **results["baseline"][best], "chosen": best, "few_label_migs": few_label_migs,
-            "training_samples": sum(results["baseline"][name]["training_samples"] for name in candidates)}
-        save()
-        if args.skip_semi_supervised or key in results.setdefault("semi_supervised", {}):
-            continue
-        run = os.path.join(out, f"s2_s{seed}")
-        steps = candidates[0]["steps"]
-        start = time.time()
-        trainer = Trainer(TrainConfig(method="s2_beta_tcvae", steps=steps, batch_size=64, learning_rate=1e-4,
-                                      seed=seed, hyperparameters={"beta": SEMI_SUPERVISED_BETA,
-                                                                  "num_labels": FEW_LABELS},
-                                      image_every=0, eval_batches=10), run)
-        trainer.train()
-        results["semi_supervised"][key] = {"seed": seed, "steps": steps, "training_samples": steps * 64,
-                                           "wall_seconds": time.time() - start, **evaluate(run, dataset,
-                                                                                          args.eval_num_train)}
-        save()
-        print("semi-supervised", key, results["semi_supervised"][key], flush=True)
+            outcome = _train(run_dir, method="beta_tcvae", steps=steps, batch_size=batch,
+                             learning_rate=args.fixed_learning_rate, seed=seed,
+                             hyperparameters={"beta": args.fixed_beta})
+            scores = (evaluate(run_dir, dataset, args.eval_num_train) if not outcome
+                      else {"mig": 0.0, "dci": 0.0, "errors": outcome})
+            record("fixed", seed, {"wall_seconds": time.time() - start, "batch_size": batch, "steps": steps,
+                                   "training_samples": steps * batch, "beta": args.fixed_beta, **outcome, **scores})
+        if "selection" in arms and not done("selection"):
+            start, candidates, models = time.time(), {}, {}
+            steps = max(1, b // len(STUDY_BETAS) // 64)
+            for beta in STUDY_BETAS:
+                run_dir = os.path.join(out, f"selection_s{seed}_beta{beta}")
+                outcome = _train(run_dir, method="beta_tcvae", steps=steps, batch_size=64, learning_rate=1e-4,
+                                 seed=seed, hyperparameters={"beta": float(beta)})
+                models[str(beta)] = {"steps": steps, **outcome}
+                if not outcome:
+                    candidates[str(beta)] = run_dir
+            chosen, fitness = select_by_few_labels({k: _encoder(p, dataset).encode for k, p in candidates.items()},
+                                                   dataset, num_labels=args.num_labels, seed=seed)
+            record("selection", seed, {"wall_seconds": time.time() - start, "chosen": f"beta {chosen}",
+                                       "fitness": fitness, "models": models,
+                                       "training_samples": steps * 64 * len(STUDY_BETAS),
+                                       **evaluate(candidates[chosen], dataset, args.eval_num_train)})
+        if "semi_supervised" in arms and not done("semi_supervised"):
+            run_dir = os.path.join(out, f"s2_s{seed}")
+            steps = max(1, b // 64)
+            start = time.time()
+            outcome = _train(run_dir, method="s2_beta_tcvae", steps=steps, batch_size=64, learning_rate=1e-4, seed=seed,
+                             hyperparameters={"beta": SEMI_SUPERVISED_BETA, "num_labels": args.num_labels})
+            scores = (evaluate(run_dir, dataset, args.eval_num_train) if not outcome
+                      else {"mig": 0.0, "dci": 0.0, "errors": outcome})
+            record("semi_supervised", seed, {"wall_seconds": time.time() - start, "steps": steps,
+                                             "training_samples": steps * 64, **outcome, **scores})
     write_report(results, out)
 
 
-def write_report(results: dict, out: str) -> None:
+def arms_of(results: dict) -> Dict[str, Dict[str, dict]]:
+    """``{arm: {seed: entry}}`` of either format. The first evidence run (keys pbt / baseline / selection /
+    semi_supervised) becomes pbt, selection, semi_supervised and study_betas (the per-seed mean of its six
+    beta-TCVAEs)."""
+    if "arms" in results:
+        return results["arms"]
+    arms = {name: dict(results.get(name, {})) for name in ("pbt", "selection", "semi_supervised")}
+    study: Dict[str, List[dict]] = {}
+    for entry in results.get("baseline", {}).values():
+        study.setdefault(str(entry["seed"]), []).append(entry)
+    arms["study_betas"] = {seed: {"mig": float(np.mean([e["mig"] for e in entries])),
+                                  "dci": float(np.mean([e["dci"] for e in entries])),
+                                  "training_samples": sum(e["training_samples"] for e in entries)}
+                           for seed, entries in study.items()}
+    return {k: v for k, v in arms.items() if v}
+
+
+def statistics(results: dict, reference: str = "pbt", n_resamples: int = 9999) -> dict:
+    """Per arm: n, mean, sample SD; per other arm and score: the paired comparison with ``reference`` and the
+    Brown-Forsythe test of the spread (:mod:`tfdisent.pbt.evidence`)."""
+    from tfdisent.pbt import evidence
+
+    arms = arms_of(results)
+    out = {"summary": {}, "comparisons": {}}
+    for arm, entries in arms.items():
+        out["summary"][arm] = {score: evidence.summarize([e.get(score) for e in entries.values()])
+                               for score in ("mig", "dci")}
+        out["summary"][arm]["training_samples"] = float(np.mean([e["training_samples"] for e in entries.values()]))
+    if reference in arms:
+        for arm in arms:
+            if arm == reference:
+                continue
+            out["comparisons"][arm] = {}
+            for score in ("mig", "dci"):
+                a = {s: e.get(score) for s, e in arms[reference].items()}
+                b = {s: e.get(score) for s, e in arms[arm].items()}
+                out["comparisons"][arm][score] = {
+                    "mean": evidence.paired_comparison(a, b, n_resamples=n_resamples),
+                    "spread": evidence.variance_comparison(list(a.values()), list(b.values()))}
+    return out
+
+
+def _f(value: float, digits: int = 3) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def write_report(results: dict, out: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = {"PBT-S-VAE (MIG)": list(results["pbt"].values()),
-              "beta-TCVAE, study betas (all six)": list(results["baseline"].values()),
-              "model selection: best of the six by MIG on 1000 labels": list(results.get("selection", {}).values()),
-              "semi-supervised s2_beta_tcvae, 1000 labels": list(results.get("semi_supervised", {}).values())}
-    short = ["PBT-S-VAE", "beta-TCVAE", "selection", "s2 (1000)"]
-    lines = ["| method | models | MIG mean | MIG std | DCI mean | DCI std | training samples per model |",
+    arms = arms_of(results)
+    stats = statistics(results)
+    lines = ["Arms (n = seeds; SD = sample standard deviation, ddof = 1):", "",
+             "| arm | n | MIG mean | MIG SD | DCI mean | DCI SD | training samples per seed |",
              "|---|---|---|---|---|---|---|"]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for index, (name, entries) in enumerate(groups.items()):
-        mig = np.array([e["mig"] for e in entries if e.get("mig") is not None], float)
-        dci = np.array([e["dci"] for e in entries if e.get("dci") is not None], float)
-        samples = np.array([e["training_samples"] for e in entries], float)
-        if not len(mig):
-            continue
-        lines.append(f"| {name} | {len(mig)} | {mig.mean():.3f} | {mig.std():.3f} | {dci.mean():.3f} | {dci.std():.3f} "
-                     f"| {samples.mean():.0f} |")
-        for axis, values in zip(axes, (mig, dci)):
-            axis.scatter(np.full(len(values), index) + np.random.RandomState(0).uniform(-0.1, 0.1, len(values)), values)
-            axis.errorbar([index + 0.25], [values.mean()], [values.std()], fmt="o", color="black")
-    for axis, title in zip(axes, ("MIG", "DCI disentanglement")):
-        axis.set_xticks(range(len(short)))
-        axis.set_xticklabels(short)
-        axis.set_title(title)
+    for arm, summary in stats["summary"].items():
+        lines.append(f"| {LABELS.get(arm, arm)} | {summary['mig']['n']} | {_f(summary['mig']['mean'])} | "
+                     f"{_f(summary['mig']['sd'])} | {_f(summary['dci']['mean'])} | {_f(summary['dci']['sd'])} | "
+                     f"{summary['training_samples']:,.0f} |")
+    lines += ["", "PBT minus each arm, seed by seed (mean difference with a 95 % percentile bootstrap interval over "
+              "seeds; p: two-sided sign-flip permutation test, exact for few seeds, smallest attainable p = min p; "
+              "spread: Brown-Forsythe test that PBT and the arm have the same spread):", "",
+              "| arm | score | n | PBT wins | per-seed differences | mean difference [95 % CI] | p | min p | "
+              "SD PBT / arm | Brown-Forsythe p |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for arm, scores in stats["comparisons"].items():
+        for score, result in scores.items():
+            mean, spread = result["mean"], result["spread"]
+            lines.append(
+                f"| {SHORT.get(arm, arm)} | {score.upper()} | {mean['n']} | {mean['wins']} of {mean['n']} | "
+                + ", ".join(f"{d:+.3f}" for d in mean["differences"]) + " | "
+                f"{_f(mean['mean_difference'])} [{_f(mean['low'])}, {_f(mean['high'])}] | {_f(mean['p'])} | "
+                f"{_f(mean['min_p'])} | {_f(spread['sd_a'])} / {_f(spread['sd_b'])} | {_f(spread['p'])} |")
+    seeds = sorted({s for entries in arms.values() for s in entries}, key=int)
+    lines += ["", "Per seed (MIG / DCI):", "", "| seed | " + " | ".join(SHORT.get(a, a) for a in arms) + " |",
+              "|---|" + "---|" * len(arms)]
+    for seed in seeds:
+        cells = []
+        for arm in arms:
+            entry = arms[arm].get(seed)
+            cells.append(f"{_f(entry.get('mig'))} / {_f(entry.get('dci'))}" if entry else "")
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    names = list(arms)
+    for axis, score, title in zip(axes, ("mig", "dci"), ("MIG", "DCI disentanglement")):
+        for seed in seeds:
+            values = [arms[a].get(seed, {}).get(score, np.nan) for a in names]
+            axis.plot(range(len(names)), [np.nan if v is None else v for v in values], "o-", alpha=0.7,
+                      label=f"seed {seed}")
+        axis.set_xticks(range(len(names)), [f"{SHORT.get(a, a)}\n(n={len(arms[a])})" for a in names], fontsize=9)
+        axis.set_ylabel(f"{title} (held-out, unitless 0 to 1)", fontsize=10)
+        axis.tick_params(axis="y", labelsize=9)
+        axis.set_title(f"{title} per seed; lines join one seed's arms", fontsize=10)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=9)
     figure.tight_layout()
-    figure.savefig(os.path.join(out, "mig_dci.png"), dpi=90)
-    per_beta = ["", "| beta | seeds | MIG | DCI |", "|---|---|---|---|"]
-    for beta in STUDY_BETAS:
-        entries = [e for e in results["baseline"].values() if e["beta"] == beta]
-        if entries:
-            per_beta.append(f"| {beta} | {len(entries)} | {np.mean([e['mig'] for e in entries]):.3f} | "
-                            f"{np.mean([e['dci'] for e in entries]):.3f} |")
-    per_seed = ["", "| seed | PBT-S-VAE MIG / DCI | beta-TCVAE mean MIG / DCI (best beta by MIG) | selection: chosen beta, "
-                "MIG / DCI | s2 MIG / DCI |", "|---|---|---|---|---|"]
-    for key in sorted(results["pbt"], key=int):
-        pbt, semi = results["pbt"][key], results.get("semi_supervised", {}).get(key)
-        own = [e for e in results["baseline"].values() if str(e["seed"]) == key]
-        chosen = results.get("selection", {}).get(key)
-        if not own:
-            continue
-        best = max(own, key=lambda e: e["mig"])
-        per_seed.append(
-            f"| {key} | {pbt['mig']:.3f} / {pbt['dci']:.3f} | {np.mean([e['mig'] for e in own]):.3f} / "
-            f"{np.mean([e['dci'] for e in own]):.3f} (beta {best['beta']}: {best['mig']:.3f}) | "
-            + (f"beta {chosen['beta']}, {chosen['mig']:.3f} / {chosen['dci']:.3f} | " if chosen else "| ")
-            + (f"{semi['mig']:.3f} / {semi['dci']:.3f} |" if semi else "|"))
-    with open(os.path.join(out, "results.md"), "w") as stream:
-        stream.write("\n".join(lines + per_seed + per_beta) + "\n")
-    print("\n".join(lines + per_seed + per_beta))
+    figure.savefig(os.path.join(out, "mig_dci.png"), dpi=110)
+    plt.close(figure)
+    with open(os.path.join(out, "statistics.json"), "w") as stream:
+        json.dump(stats, stream, indent=2, default=float)
+    path = os.path.join(out, "results.md")
+    with open(path, "w") as stream:
+        stream.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for verb in ("plan", "run"):
+        p = sub.add_parser(verb)
+        p.add_argument("--out", default="runs/pbt_evidence_v2")
+        p.add_argument("--seeds", default="0,1,2,3,4")
+        p.add_argument("--arms", default=DEFAULT_ARMS, help=f"comma-separated subset of {', '.join(ARMS)}")
+        p.add_argument("--population", type=int, default=4)
+        p.add_argument("--generations", type=int, default=4)
+        p.add_argument("--generation_samples", type=int, default=9600)
+        p.add_argument("--num_labels", type=int, default=1000, help="labelled images for every arm that uses labels")
+        p.add_argument("--eval_num_train", type=int, default=5000)
+        p.add_argument("--fixed_beta", type=float, default=6.0)
+        p.add_argument("--fixed_learning_rate", type=float, default=1e-4)
+        p.add_argument("--fixed_batch_size", default="16",
+                       help="an integer, or auto (median batch of this seed's last PBT generation); 16: the batch "
+                            "PBT's members reached in the first evidence run (13-20)")
+        p.add_argument("--num_cpus", type=int, default=2)
+    report = sub.add_parser("report")
+    report.add_argument("--results", required=True, help="a results.json of run (either format)")
+    args = parser.parse_args()
+    if args.verb == "report":
+        if not os.path.exists(args.results):
+            _fail(f"{args.results}: no such file")
+        write_report(json.load(open(args.results)), os.path.dirname(os.path.abspath(args.results)))
+        return
+    if args.fixed_batch_size != "auto" and not args.fixed_batch_size.isdigit():
+        _fail(f"--fixed_batch_size must be an integer or auto, got {args.fixed_batch_size!r}")
+    if args.verb == "plan":
+        projection = plan(args)
+        for key, value in projection.items():
+            print(f"{key}: {value:,.0f}" if isinstance(value, float) else f"{key}: {value}")
+        print(f"projected: {projection['total_seconds'] / 3600:.1f} h on the 2-core machine for "
+              f"{projection['seeds']} seed(s) (constants measured in the first evidence run; docs/pbt/README.md)")
+        return
+    run(args)
 
 
 if __name__ == "__main__":
