@@ -262,3 +262,19 @@ def test_duplicate_objectives_are_counted_once():
     assert set(kept.loc[kept["model_num"] == 3, "config"]) == {"beta_vae(beta=1)"}  # one setting per objective
     assert set(kept.loc[kept["model_num"] == 4, "config"]) == {"beta_tcvae(beta=6)"}
     assert analysis.objective_key("beta_tcvae", {"beta": 6.0}) != analysis.objective_key("beta_vae", {"beta": 6.0})
+
+
+def test_same_objective_on_another_training_distribution_is_not_a_duplicate():
+    """beta_vae beta=1 and vae are one objective, but not when one was trained under correlated factors."""
+    import pandas as pd
+    from tfdisent.study.analysis import deduplicate_objectives
+
+    rows = [{"model_num": 0, "dataset": "dsprites", "method": "vae", "config": "vae", "seed": 0, "steps": 10,
+             "correlation_strength": float("inf"), "correlated_factors": None},
+            {"model_num": 1, "dataset": "dsprites", "method": "beta_vae", "beta": 1.0, "config": "beta_vae(beta=1)",
+             "seed": 0, "steps": 10, "correlation_strength": 0.2, "correlated_factors": "pos_x,pos_y"},
+            {"model_num": 2, "dataset": "dsprites", "method": "beta_vae", "beta": 1.0, "config": "beta_vae(beta=1)",
+             "seed": 0, "steps": 10, "correlation_strength": float("inf"), "correlated_factors": None}]
+    kept, duplicates = deduplicate_objectives(pd.DataFrame(rows))
+    assert sorted(kept["model_num"]) == [0, 1]
+    assert duplicates["model_num"].tolist() == [2] and duplicates["kept_model_num"].tolist() == [0]

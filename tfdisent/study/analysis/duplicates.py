@@ -28,6 +28,12 @@ REDUCES_TO_VAE: Dict[str, Tuple[str, float, str]] = {
     "dip_vae_i": ("lambda_od", 0.0, "recon + KL + lambda_od off-diag + lambda_d_factor lambda_od diag"),
     "dip_vae_ii": ("lambda_od", 0.0, "recon + KL + lambda_od off-diag + lambda_d_factor lambda_od diag"),
 }
+# Columns that describe the training distribution rather than the objective (issue 20's protocols: the
+# aggregate's ``protocol_columns``). Two models with one objective but different training data are
+# different experiments, so these are part of a model's identity next to dataset, seed and steps.
+TRAINING_DISTRIBUTION_COLUMNS = ("correlated_factors", "correlation_strength", "heldout_split",
+                                 "heldout_train_fraction", "heldout_seed")
+
 # method -> the hyperparameters that are part of its objective (the table's columns that describe it)
 OBJECTIVE_HYPERPARAMETERS: Dict[str, Tuple[str, ...]] = {
     "beta_vae": ("beta",), "beta_tcvae": ("beta",), "factor_vae": ("gamma",),
@@ -80,6 +86,11 @@ def deduplicate_objectives(table: pd.DataFrame) -> Tuple[pd.DataFrame, pd.DataFr
         p if isinstance(p, str) else f"{p[0]}={p[1]:g}" for p in keys[m]))
     steps = models["steps"] if "steps" in models else pd.Series(0, index=models.index)
     models["steps_"] = steps.fillna(-1)
+    # The training distribution joins the objective in a model's identity: the same loss on other data
+    # is another experiment.
+    for column in TRAINING_DISTRIBUTION_COLUMNS:
+        if column in models:
+            models["objective_"] += models[column].map(lambda v, c=column: "" if _missing(v) else f" @{c}={v}")
     models = models.sort_values("model_num")
     first_of_objective = {(d, o): (c, m) for d, o, c, m in models.drop_duplicates(["dataset", "objective_"])[
         ["dataset", "objective_", "config", "method"]].itertuples(index=False)}
@@ -100,3 +111,7 @@ def deduplicate_objectives(table: pd.DataFrame) -> Tuple[pd.DataFrame, pd.DataFr
     result.loc[mask, "config"] = result.loc[mask, "model_num"].map(lambda m: relabel[m][0])
     result.loc[mask, "method"] = result.loc[mask, "model_num"].map(lambda m: relabel[m][1])
     return result, pd.DataFrame(out, columns=columns)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
