@@ -250,3 +250,42 @@ def test_study_next_steps_run(tmp_path):
     results, checker = run_checker("run", commands, tmp_path)
     _assert_all_ok(results, checker)
     assert os.path.isfile(os.path.join(out, "report", "index.md"))
+
+
+# --- Ray's console chatter -----------------------------------------------------------------------------
+RAY_CHATTER = ("View detailed results here", "To visualize your results with TensorBoard",
+               "Token authentication is enabled", "Configuration for experiment", "Consider boosting PBT")
+
+
+def test_tune_verbosity(monkeypatch):
+    from tfdisent.training.resources import tune_verbosity
+
+    monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
+    assert tune_verbosity(True) is None and "RAY_AIR_NEW_OUTPUT" not in os.environ   # Ray's defaults
+    assert tune_verbosity(False) == 0 and os.environ["RAY_AIR_NEW_OUTPUT"] == "0"   # the silent engine
+
+
+@pytest.mark.slow
+def test_pbt_console_is_ours_and_ends_with_runnable_next_steps(tmp_path):
+    out = tmp_path / "pbt"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
+               PYTHONUNBUFFERED="1")
+    env.pop("RAY_AIR_NEW_OUTPUT", None)
+    process = subprocess.run([sys.executable, "-m", "tfdisent.bin.pbt", "--fitness=mig", "--backend=toy",
+                              "--population=4", "--generations=2", "--generation_samples=64", "--num_cpus=2",
+                              f"--output_dir={out}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert process.returncode == 0, process.stdout[-3000:]
+    lines = process.stdout.rstrip("\n").splitlines()
+    assert not [line for line in lines if any(text in line for text in RAY_CHATTER)], process.stdout
+    # Ours: one line per member and generation, the summary, the next steps, and nothing else.
+    assert sum(line.startswith("[pbt] generation ") for line in lines) == 8, process.stdout
+    summary = next(i for i, line in enumerate(lines) if line.startswith("tfdisent-pbt: 2 generations"))
+    assert all(line.startswith("[pbt] ") for line in lines[:summary]), process.stdout
+    best = re.search(r"best score (\S+) ", lines[summary]).group(1)
+    assert len(re.sub(r"[^0-9]", "", best.split("e")[0]).lstrip("0")) <= 4, lines[summary]
+    printed = next_steps.commands_in(process.stdout)
+    assert printed == [c for _, c in next_steps.pbt_next_steps(str(out), export=None)]   # toy: no export
+    assert lines[-1].endswith(printed[-1])
+    commands, logdirs = _split(printed)
+    assert not commands and all(_has_events(d) for d in logdirs), logdirs
