@@ -1,7 +1,8 @@
 """Every command README.md shows and every next step the binaries print works as written (issue 23).
 
-* README: every line of its ```bash blocks is either a tfdisent command, parsed by its binary's own flags
-  and ``check_flags`` (tests/command_check.py, one process), or skipped for a stated reason.
+* README and --help: every line of README's ```bash blocks and every example in a binary's docstring
+  (its --help) is either a tfdisent command, parsed by its binary's own flags and ``check_flags``
+  (tests/command_check.py, one process), or skipped for a stated reason.
 * Next steps: the commands tfdisent-train prints (read from its real output), and those of
   tfdisent-study and tfdisent-pbt (from the functions those binaries print), are run on a tiny model,
   shortened only by extra metric settings; a ``tensorboard --logdir`` step must name a folder with event
@@ -39,22 +40,38 @@ def readme_commands(text: str):
     """``(checked, skipped)``: tfdisent argv lists from README's ```bash blocks, and ``(line, reason)``
     for each other command. Comments and blank lines are dropped, ``\\`` continuations joined, ``&&``
     chains split."""
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+             for line in block.replace("\\\n", " ").splitlines()]
+    return _classify(lines)
+
+
+def help_commands(path: str):
+    """The example commands of a binary's docstring (its --help text): indented lines that start with a
+    program name, continuations joined; ``(checked, skipped)`` as :func:`readme_commands`."""
+    import ast
+
+    doc = ast.get_docstring(ast.parse(open(path).read()), clean=False) or ""
+    lines = [line for line in doc.replace("\\\n", " ").splitlines()
+             if line.startswith("    ") and re.match(r"\s+(tfdisent-\S+|tensorboard) ", line)]
+    return _classify(lines)
+
+
+def _classify(lines):
     checked, skipped = [], []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            tokens = shlex.split(line, comments=True)
-            while tokens:
-                part, tokens = (tokens[:tokens.index("&&")], tokens[tokens.index("&&") + 1:]) if "&&" in tokens \
-                    else (tokens, [])
-                if not part:
-                    continue
-                if part[0].startswith("tfdisent-"):
-                    checked.append(part)
-                elif part[0] in SKIPPED:
-                    skipped.append((" ".join(part), SKIPPED[part[0]]))
-                else:
-                    raise AssertionError(f"README command {' '.join(part)!r}: neither a tfdisent binary nor "
-                                         f"skipped for a reason (add it to SKIPPED)")
+    for line in lines:
+        tokens = shlex.split(line, comments=True)
+        while tokens:
+            part, tokens = (tokens[:tokens.index("&&")], tokens[tokens.index("&&") + 1:]) if "&&" in tokens \
+                else (tokens, [])
+            if not part:
+                continue
+            if part[0].startswith("tfdisent-"):
+                checked.append(part)
+            elif part[0] in SKIPPED:
+                skipped.append((" ".join(part), SKIPPED[part[0]]))
+            else:
+                raise AssertionError(f"command {' '.join(part)!r}: neither a tfdisent binary nor skipped for a "
+                                     "reason (add it to SKIPPED)")
     return checked, skipped
 
 
@@ -173,6 +190,12 @@ def test_every_readme_command_passes_its_binarys_flag_checks(tmp_path):
                ["tfdisent-study", "plan", "--study=cpu_small", "--only=method=gan"],
                ["tfdisent-pbt", "--output_dir=runs/p", "--fitness=mig", "--population=1"],
                ["tfdisent-encode", "--output=c.csv"]]
+    # The examples of every binary's --help (its module docstring) too.
+    examples = [argv for path in sorted(glob.glob(os.path.join(ROOT, "tfdisent", "bin", "*.py")))
+                for argv in help_commands(path)[0]]
+    assert {argv[0] for argv in examples} >= {"tfdisent-train", "tfdisent-evaluate", "tfdisent-study", "tfdisent-pbt",
+                                               "tfdisent-visualize", "tfdisent-encode"}
+    checked += examples
     results, process = run_checker("parse", checked + refused, tmp_path)
     by_argv = {tuple(r["argv"]): r for r in results}
     _assert_all_ok([by_argv[tuple(argv)] for argv in checked], process)

@@ -1,11 +1,11 @@
 r"""tfdisent-study: runs a study (methods x hyperparameters x seeds x datasets) on Ray, then tabulates
 and analyses it as Locatello et al. (2019).
 
-    tfdisent-study plan --study=unsupervised_study_v1 [--only=dataset=dsprites] [--seeds=0-4]
-    tfdisent-study run --study=cpu_small --output_dir=studies/cpu_small [--cpus_per_trial=1]
+    tfdisent-study plan --study=unsupervised_study_v1 --only=dataset=dsprites --seeds=0-4
+    tfdisent-study run --study=cpu_small --output_dir=studies/cpu_small --cpus_per_trial=1
     tfdisent-study run --study=unsupervised_study_v1 --output_dir=/nfs/s --only=method=beta_tcvae,dataset=dsprites \
         --seeds=0-4 --steps=20000 --metrics=mig,dci --metric_override=dci.num_train=2000 --ray_address=auto
-    tfdisent-study aggregate --output_dir=studies/cpu_small [--dlib_results=dlib_output/]
+    tfdisent-study aggregate --output_dir=studies/cpu_small --dlib_results=dlib_output/
     tfdisent-study analyze --output_dir=studies/cpu_small
 
 --study is a study file (JSON; see tfdisent/study/spec.py and flags/studies/) or the name of one in
