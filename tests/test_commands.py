@@ -163,6 +163,31 @@ def test_default_report_path_and_headline_scores():
     assert headline_scores({"discrete_mig": 0.1, "seed": 3}) == {"discrete_mig": 0.1}
 
 
+_LOG_THEN_CLOSE = """
+from tfdisent.bin import common
+common.quiet_tensorflow_logs([])
+from absl import logging
+logging.set_verbosity(logging.INFO)
+logging.use_absl_handler()
+for i in range(300):
+    logging.info("log line %d", i)
+common.print_closing(["summary"], [("next", "tfdisent-study analyze --output_dir=x")])
+"""
+
+
+def test_closing_block_comes_after_every_log_line():
+    # Log lines reach the console through the stderr relay thread; without flush_logs' barrier the
+    # closing block printed right after 300 log lines landed before the last of them (measured here).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
+               PYTHONUNBUFFERED="1")
+    process = subprocess.run([sys.executable, "-c", _LOG_THEN_CLOSE], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert process.returncode == 0, process.stdout[-2000:]
+    lines = process.stdout.splitlines()
+    assert lines[-3:] == ["summary", "next steps:", "  next:  tfdisent-study analyze --output_dir=x"], lines[-6:]
+    assert sum("log line" in line for line in lines) == 300
+
+
 def test_readme_extraction():
     checked, skipped = readme_commands(open(os.path.join(ROOT, "README.md")).read())
     programs = {argv[0] for argv in checked}

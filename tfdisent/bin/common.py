@@ -90,10 +90,13 @@ def quiet_tensorflow_logs(argv: Sequence[str] = ()) -> None:
     def relay():
         with os.fdopen(read_end, "rb") as source:
             for line in source:
-                if line == _DRAIN_MARK:
-                    drained.set()
-                elif not _NATIVE_LOG_LINE.match(line):
+                marked = line.endswith(_DRAIN_MARK)
+                if marked:  # after a partial line (no newline) the mark ends that line: keep its text
+                    line = line[:-len(_DRAIN_MARK)]
+                if line and not _NATIVE_LOG_LINE.match(line):
                     os.write(original, line)
+                if marked:
+                    drained.set()
 
     _RELAY.update(drained=drained)
     thread = threading.Thread(target=relay, name="stderr-filter", daemon=True)
