@@ -149,17 +149,22 @@ def test_one_failing_metric_is_recorded_and_the_others_written(models, tmp_path)
     ("unknown_metric", "unknown metric 'nope'"),
     ("bad_override", "unknown setting"),
     ("udr_single_model", "at least 2 model"),
-    ("no_output", "--output_file is required"),
+    ("study_model_default_output", "is a model of a study"),
 ])
 def test_input_errors_before_loading_tensorflow(models, tmp_path, case, pattern):
     output = f"--output_file={tmp_path / 'r.json'}"
+    # Without --output_file the report goes to <run>/results/ (tests/test_commands.py), except in a
+    # study's model, whose results/ the study owns.
+    study_model = tmp_path / "study" / "models" / "0"
+    os.makedirs(study_model / "results")
+    (study_model / "results" / "study_record.json").write_text("{}")
     args = {
         "not_saved_model": [f"--model_dir={models['root']}", "--dataset=dummy", output],
         "unknown_metric": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,nope", output],
         "bad_override": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig", output,
                          "--metric_override=mig.num_tests=5"],
         "udr_single_model": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=udr", output],
-        "no_output": [f"--model_dir={models['second']}", "--dataset=dummy"],
+        "study_model_default_output": [f"--model_dir={study_model}", "--dataset=dummy", "--metrics=mig"],
     }[case]
     result = run_cli(*args)
     assert result.returncode == 2

@@ -1,4 +1,5 @@
-"""What every tfdisent binary shares: the one-line error exit and quiet TensorFlow logs."""
+"""What every tfdisent binary shares: the one-line error exit, quiet TensorFlow logs, numbers shown to
+three or four significant digits, and the closing block (summary and next steps) printed after every log line."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import re
 import sys
 import threading
-from typing import Callable, NoReturn, Sequence
+from typing import Callable, NoReturn, Optional, Sequence, Tuple
 
 from absl import logging as absl_logging
 
@@ -48,6 +49,11 @@ def verbose_requested(argv: Sequence[str]) -> bool:
     return False
 
 
+# The stderr relay of quiet_tensorflow_logs (one per process) and its drain marker: a line the relay
+# recognises, so that a writer can wait until everything written to stderr before it has been relayed.
+_RELAY: dict = {}
+_DRAIN_MARK = b"\x00tfdisent-drain-stderr\n"
+
 _LIBRARY_PATH = re.compile(r"[/\\\\](tensorflow|tf_keras|keras|tensorflow_datasets|tensorflow_probability)[/\\\\]")
 
 
@@ -62,8 +68,8 @@ def quiet_tensorflow_logs(argv: Sequence[str] = ()) -> None:
     C++ log lines; everything else (progress, warnings of ours, errors, tracebacks) passes. Call it
     at the top of a binary, before TensorFlow is imported.
     """
-    if verbose_requested(argv or sys.argv[1:]):
-        return
+    if verbose_requested(argv or sys.argv[1:]) or _RELAY:
+        return  # -v 1, or already installed (a second binary module imported in the same process)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
     # TF's Python modules log through absl ("Sharding callback duration", "unsupported characters ...
@@ -79,17 +85,26 @@ def quiet_tensorflow_logs(argv: Sequence[str] = ()) -> None:
     os.dup2(write_end, 2)
     os.close(write_end)
 
+    drained = threading.Event()
+
     def relay():
         with os.fdopen(read_end, "rb") as source:
             for line in source:
-                if not _NATIVE_LOG_LINE.match(line):
+                marked = line.endswith(_DRAIN_MARK)
+                if marked:  # after a partial line (no newline) the mark ends that line: keep its text
+                    line = line[:-len(_DRAIN_MARK)]
+                if line and not _NATIVE_LOG_LINE.match(line):
                     os.write(original, line)
+                if marked:
+                    drained.set()
 
+    _RELAY.update(drained=drained)
     thread = threading.Thread(target=relay, name="stderr-filter", daemon=True)
     thread.start()
 
     def restore():
         # Flush what Python buffered, give fd 2 back, and let the relay drain the pipe to its end.
+        _RELAY.clear()
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
@@ -98,6 +113,59 @@ def quiet_tensorflow_logs(argv: Sequence[str] = ()) -> None:
         thread.join(timeout=5)
 
     atexit.register(restore)
+
+
+def flush_logs(timeout: float = 5.0) -> None:
+    """Returns once every line written to stderr so far has reached the console.
+
+    Log lines go to stderr, which :func:`quiet_tensorflow_logs` relays through a thread; a ``print``
+    to stdout right after a log line could otherwise overtake it on the terminal (the "exported
+    SavedModel" line landing after tfdisent-train's next steps). A marker line sent through the same
+    pipe comes out after everything before it.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    drained = _RELAY.get("drained")
+    if drained is None:
+        return
+    drained.clear()
+    try:
+        os.write(2, _DRAIN_MARK)
+    except OSError:
+        return
+    drained.wait(timeout)
+
+
+def significant(value, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits (a score: 0.02487, 2768, 1.5e-05); integers, None,
+    NaN and non-numbers as they are. The one number format of every binary's summary."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{number:.{digits}g}"
+
+
+def print_closing(summary: Sequence[str], next_steps: Sequence[Tuple[str, str]] = (),
+                  stream: Optional[object] = None) -> None:
+    """The last lines of a binary: its summary, then its next steps as ``label: command`` lines (the
+    commands from :mod:`tfdisent.bin.next_steps`), after every log line written before."""
+    from tfdisent.bin.next_steps import format_next_steps
+
+    flush_logs()
+    out = stream or sys.stdout
+    for line in summary:
+        print(line, file=out)
+    if next_steps:
+        print(format_next_steps(next_steps), file=out)
+    out.flush()
 
 
 def guarded(program: str, main: Callable[[list], None], interrupted: str = "interrupted") -> Callable[[list], None]:

@@ -52,13 +52,19 @@ flags.DEFINE_float("timeout", 60.0, "Seconds to wait for each request.", lower_b
 _fail = failer("tfdisent-encode")
 
 
-def main(argv):
+def check_flags(argv) -> None:
+    """The checks of the parsed flags that need no server and no files (one-line error, exit 2); ``main``
+    starts with them and tests/test_commands.py runs them on every documented command."""
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])} (give files with --inputs)")
     if not FLAGS.output:
         _fail("--output is required (.npy, .csv or .npz)")
     if bool(FLAGS.inputs) == bool(FLAGS.dataset):
         _fail("give exactly one of --inputs (files) or --dataset")
+
+
+def main(argv):
+    check_flags(argv)
     from tfdisent.data import DatasetError
     from tfdisent.export import client as serving_client
     from tfdisent.export.status import ServingError

@@ -1,5 +1,6 @@
 r"""tfdisent-evaluate: scores an exported model with disentanglement metrics, writes JSON.
 
+    tfdisent-evaluate --model_dir=runs/btc --metrics=mig,dci,sap   # -> runs/btc/results/evaluation_mean.json
     tfdisent-evaluate --model_dir=runs/btc --dataset=dsprites --metrics=all --output_file=results.json
     tfdisent-evaluate --model_dir=runs/btc/export/3000 --metrics=mig,dci \
         --metric_override=dci.backend=sklearn --metric_override='*.num_train=2000' --output_file=r.json
@@ -15,6 +16,10 @@ irs, unsupervised, downstream, fairness, udr (several --model_dir). Defaults are
 study settings; each metric gets its own seed derived from --seed (or, with --share_samples, every
 metric starts from RandomState(--seed) and shares encoded samples).
 
+The report goes to --output_file, by default <run>/results/evaluation_<representation>.json (the
+run of --model_dir, or of the export directory given; for a bare SavedModel or a disentanglement_lib
+model, that directory), next to the run's train_results.json; the scores are printed as a table.
+
 Exit status: 0 all metrics computed; 1 some metric failed (the others are still written, the
 failure is recorded in the JSON); 2 bad input (path, signature, dataset, metric, override).
 """
@@ -25,7 +30,7 @@ import os
 import sys
 import time
 
-from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, guarded, print_closing, quiet_tensorflow_logs, significant  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -65,7 +70,8 @@ flags.DEFINE_bool("share_samples", False,
                   "encode them once. Faster, but their estimation noise is then correlated, which inflates "
                   "agreement between metrics; off by default.")
 flags.DEFINE_string("output_file", None, "JSON report to write (atomically): per metric its scores, the "
-                    "settings used and its wall time, plus model path, dataset and seed.")
+                    "settings used and its wall time, plus model path, dataset and seed. Default: "
+                    "<run>/results/evaluation_<representation>.json in the (first) --model_dir's run directory.")
 flags.DEFINE_multi_string(
     "metric_override", [],
     "Change a metric setting, METRIC.SETTING=VALUE (repeatable); METRIC may be * for every selected "
@@ -104,13 +110,63 @@ def _progress(message: str) -> None:
     print(message, flush=True)
 
 
+# A study model's record (tfdisent.study.trial.RECORD_FILE; not imported: it would load TensorFlow).
+_STUDY_RECORD = "study_record.json"
+
+
+def _output_file(model_dir: str) -> str:
+    """--output_file, or the default report path in the model's run directory. A study's model keeps
+    its own evaluation files (the study table reads them): there, --output_file is required."""
+    from tfdisent.evaluation.evaluate import RESULTS_DIR, owning_run_dir, report_path
+    if FLAGS.output_file:
+        return FLAGS.output_file
+    run_dir = owning_run_dir(model_dir)
+    if os.path.exists(os.path.join(run_dir, RESULTS_DIR, _STUDY_RECORD)):
+        _fail(f"{run_dir} is a model of a study, whose results/ holds the study's own evaluations; "
+              "give --output_file")
+    return report_path(run_dir, FLAGS.representation)
+
+
+
+def check_flags(argv) -> list:
+    """Every check of the parsed flags that needs no model and no data (one-line error, exit 2):
+    arguments, --model_dir given, metric names and overrides. Returns the metric names. ``main`` starts
+    with it; tests/test_commands.py runs it on every documented command."""
+    from tfdisent.evaluation import evaluate
+    from tfdisent.metrics import MetricError
+    if len(argv) > 1:
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    model_dirs = _model_dirs()
+    try:
+        names = evaluate.expand_metric_names(FLAGS.metrics, len(model_dirs))
+        evaluate.parse_overrides(FLAGS.metric_override, names)
+    except MetricError as error:
+        _fail(str(error))
+    return names
+
+
+def _score_table(report: dict) -> list:
+    """The scores as a small table: metric, score, value (3-4 significant digits); failures named."""
+    from tfdisent.evaluation.evaluate import headline_scores
+    rows = []
+    for name, entry in report["metrics"].items():
+        if "error" in entry:
+            rows.append((name, "FAILED", entry["error"]))
+            continue
+        shown = [(name, key, significant(value)) for key, value in headline_scores(entry).items()]
+        if isinstance(entry.get("model_scores"), list):  # udr: one score per model
+            shown.append((name, "model_scores", "[" + ", ".join(significant(v, 3) for v in entry["model_scores"]) + "]"))
+        rows += shown or [(name, "-", "no scalar score")]
+    widths = [max(len(str(row[i])) for row in rows + [("metric", "score", "")]) for i in range(2)]
+    lines = [f"{'metric':<{widths[0]}}  {'score':<{widths[1]}}  value"]
+    lines += [f"{m:<{widths[0]}}  {k:<{widths[1]}}  {v}" for m, k, v in rows]
+    return lines
+
+
 def main(argv):
     import logging as std_logging
     std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.output_file:
-        _fail("--output_file is required")
+    names = check_flags(argv)
 
     from tfdisent.data import DatasetError, load_dataset
     from tfdisent.evaluation import evaluate
@@ -118,9 +174,9 @@ def main(argv):
 
     start = time.perf_counter()
     model_dirs = _model_dirs()
+    output_file = _output_file(model_dirs[0])
     # Cheap checks first (no TensorFlow yet): metric names, overrides, model paths, dataset.
     try:
-        names = evaluate.expand_metric_names(FLAGS.metrics, len(model_dirs))
         overrides = evaluate.parse_overrides(FLAGS.metric_override, names)
     except MetricError as error:
         _fail(str(error))
@@ -166,14 +222,14 @@ def main(argv):
         udr_model_paths=[encoder.path for encoder in encoders] if len(encoders) > 1 else None,
         total_wall_time=time.perf_counter() - start, share_samples=FLAGS.share_samples)
     try:
-        path = evaluate.write_json_atomic(FLAGS.output_file, report)
+        path = evaluate.write_json_atomic(output_file, report)
     except OSError as error:
-        _fail(f"cannot write {FLAGS.output_file}: {error}")
+        _fail(f"cannot write {output_file}: {error}")
     failed = report["failed_metrics"]
     if failed:
         print(f"{PROGRAM}: {len(failed)} metric(s) failed: "
               + "; ".join(f"{name}: {results[name]['error']}" for name in failed), file=sys.stderr)
-    _progress(f"{PROGRAM}: wrote {path}")
+    print_closing(_score_table(report) + [f"{PROGRAM}: wrote {path}"])
     sys.exit(1 if failed else 0)
 
 

@@ -10,6 +10,8 @@ loss, only the fitness. Outputs: DIR/population.csv (member, generation, score, 
 batch_size, beta, copied_from), DIR/best/ (the best model across all generations: export/<v>/,
 lineage.json; `tfdisent-evaluate --model_dir=DIR/best`), DIR/plots/population.png, DIR/logs/pbt
 (TensorBoard), DIR/summary.json, DIR/ray/ (Ray Tune's experiment: rerun the same command to resume).
+The console shows one line per member and generation, then the summary and next steps; --ray_verbose
+brings back Ray's and Tune's own output.
 
 Exit status: 0 done; 2 bad input (one line on stderr); 1 an unexpected failure.
 """
@@ -22,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, guarded, print_closing, quiet_tensorflow_logs, significant  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -61,9 +63,14 @@ flags.DEFINE_integer("label_points", None, "rPU-VAE: label a fixed sample of thi
                      "(default: the whole stage's data, as the paper).")
 flags.DEFINE_integer("final_generations", None, "rPU-VAE: generations of the final leaf_mig PBT (default --generations).")
 flags.DEFINE_enum("backend", "trainer", ["trainer", "toy"], "Members: tfdisent Trainers, or a numpy toy (tests).")
+flags.DEFINE_boolean("ray_verbose", False, "Also show Ray's and Tune's own console output (start-up notices, "
+                     "experiment banner, trial tables, workers' logs); off: tfdisent's progress and summary only.")
 
 
-def main(argv):
+def check_flags(argv) -> None:
+    """Every check of the parsed flags that needs no data and no Ray (one-line error, exit 2); ``main``
+    starts with it, tests/test_commands.py runs it on every documented command."""
+    from tfdisent.pbt.explore import PBTConfigError
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.output_dir:
@@ -74,12 +81,17 @@ def main(argv):
         _fail(f"--recursive runs udr then leaf_mig; --fitness={FLAGS.fitness} does not apply")
     if FLAGS.fitness == "leaf_mig" and not FLAGS.recursive:
         _fail("--fitness=leaf_mig needs rPU-VAE's surrogate labels: use --recursive")
+    try:
+        if FLAGS.generations < 0:
+            raise PBTConfigError(f"--generations must be >= 0, got {FLAGS.generations}")
+        _settings().validate()
+    except PBTConfigError as error:
+        _fail(str(error))
 
-    from tfdisent.data import DatasetError
-    from tfdisent.pbt.explore import PBTConfigError
-    from tfdisent.pbt.runner import PBTSettings, run_pbt
 
-    settings = PBTSettings(
+def _settings():
+    from tfdisent.pbt.runner import PBTSettings
+    return PBTSettings(
         fitness="udr" if FLAGS.recursive else FLAGS.fitness, output_dir=FLAGS.output_dir,
         population=FLAGS.population, generations=FLAGS.generations or None,
         generation_samples=FLAGS.generation_samples, num_labels=FLAGS.num_labels, method=FLAGS.method,
@@ -87,11 +99,17 @@ def main(argv):
         double_initial_population=FLAGS.double_initial_population, convergence=FLAGS.convergence,
         models_per_member=FLAGS.models_per_member, udr_points=FLAGS.udr_points, leaf_points=FLAGS.leaf_points,
         latent_dim=FLAGS.latent_dim, architecture=FLAGS.architecture, cpus_per_member=FLAGS.cpus_per_member,
-        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend)
+        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend, ray_verbose=FLAGS.ray_verbose)
+
+
+def main(argv):
+    check_flags(argv)                  # everything that needs no data, before loading it
+    from tfdisent.data import DatasetError
+    from tfdisent.pbt.explore import PBTConfigError
+    from tfdisent.pbt.runner import run_pbt
+
+    settings = _settings()
     try:
-        if FLAGS.generations < 0:
-            raise PBTConfigError(f"--generations must be >= 0, got {FLAGS.generations}")
-        settings.validate()            # everything that needs no data, before loading it
         dataset = None
         if FLAGS.backend == "trainer":
             from tfdisent.pbt import member
@@ -106,17 +124,19 @@ def main(argv):
             summary = report.get("final", {})
         else:
             settings.validate(dataset)
-            summary = run_pbt(settings)
+            summary = run_pbt(settings, progress=lambda line: print(line, flush=True))
     except (PBTConfigError, DatasetError) as error:
         _fail(str(error))
     best = summary.get("best") or {}
     out = os.path.abspath(FLAGS.output_dir)
-    print(f"{PROGRAM}: {summary.get('generations')} generations, {summary.get('members')} members, "
-          f"{summary.get('copies')} copies; best score {best.get('score')} (member {best.get('member')}, "
-          f"generation {best.get('generation')})")
-    print(f"  population table: {os.path.join(out, 'population.csv')}")
-    print(f"  best model:       {os.path.join(out, 'best')}   ->  tfdisent-evaluate --model_dir={os.path.join(out, 'best')}")
-    print(f"  TensorBoard:      tensorboard --logdir {os.path.join(out, 'logs')}")
+    from tfdisent.bin.next_steps import pbt_next_steps
+    print_closing([f"{PROGRAM}: {summary.get('generations')} generations, {summary.get('members')} members, "
+                   f"{summary.get('copies')} copies; best score {significant(best.get('score'))} "
+                   f"(member {best.get('member')}, generation {best.get('generation')})",
+                   f"  population table: {os.path.join(out, 'population.csv')}",
+                   f"  best model:       {os.path.join(out, 'best')}"
+                   + ("" if summary.get("export") else " (no SavedModel: the toy backend exports none)")],
+                  pbt_next_steps(out, summary.get("export")))
 
 
 def run():

@@ -1,11 +1,11 @@
 r"""tfdisent-study: runs a study (methods x hyperparameters x seeds x datasets) on Ray, then tabulates
 and analyses it as Locatello et al. (2019).
 
-    tfdisent-study plan --study=unsupervised_study_v1 [--only=dataset=dsprites] [--seeds=0-4]
-    tfdisent-study run --study=cpu_small --output_dir=studies/cpu_small [--cpus_per_trial=1]
+    tfdisent-study plan --study=unsupervised_study_v1 --only=dataset=dsprites --seeds=0-4
+    tfdisent-study run --study=cpu_small --output_dir=studies/cpu_small --cpus_per_trial=1
     tfdisent-study run --study=unsupervised_study_v1 --output_dir=/nfs/s --only=method=beta_tcvae,dataset=dsprites \
         --seeds=0-4 --steps=20000 --metrics=mig,dci --metric_override=dci.num_train=2000 --ray_address=auto
-    tfdisent-study aggregate --output_dir=studies/cpu_small [--dlib_results=dlib_output/]
+    tfdisent-study aggregate --output_dir=studies/cpu_small --dlib_results=dlib_output/
     tfdisent-study analyze --output_dir=studies/cpu_small
 
 --study is a study file (JSON; see tfdisent/study/spec.py and flags/studies/) or the name of one in
@@ -13,6 +13,9 @@ flags/studies/. `run` trains each selected model as one Ray Tune trial into
 <output_dir>/models/<model_num>/ (an ordinary run directory), exports and scores it, then aggregates;
 rerunning the same command resumes (finished models are skipped). `aggregate` writes
 <output_dir>/results.parquet and results.csv; `analyze` writes <output_dir>/report/ (index.md).
+
+The console shows tfdisent's progress (models done / failed / running, ETA), then the summary and next
+steps; --ray_verbose brings back Ray's and Tune's own output.
 
 Exit status: 0 success; 1 some models failed (recorded, the others finished); 2 bad input.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, guarded, print_closing, quiet_tensorflow_logs  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -57,6 +60,8 @@ flags.DEFINE_string("data_dir", None, "Folder with dataset files for datasets th
 flags.DEFINE_multi_string("dlib_results", [], "aggregate: disentanglement_lib result files to add: an "
                           "evaluation.json, the JSON of dlib_aggregate_results, or a folder searched for "
                           "**/aggregate/evaluation.json.")
+flags.DEFINE_boolean("ray_verbose", False, "run: also show Ray's and Tune's own console output (start-up "
+                     "notices, experiment banner, trial tables, workers' logs); off: tfdisent's progress only.")
 flags.DEFINE_integer("cores", None, "plan: cores of the machine to project the wall time for (default: this one).",
                      lower_bound=1)
 
@@ -105,6 +110,7 @@ def _require_output_dir() -> str:
 
 
 def _aggregate(output_dir: str, quiet: bool = False):
+    """Writes the study table; returns it and its summary line (printed with the next steps unless quiet)."""
     from tfdisent.study import aggregate
     from tfdisent.study.runner import read_study_file
     from tfdisent.study.spec import StudyError
@@ -123,23 +129,25 @@ def _aggregate(output_dir: str, quiet: bool = False):
     except ValueError as error:
         _fail(str(error))
     paths = aggregate.write_table(table, output_dir)
+    line = (f"{PROGRAM}: {len(table)} row(s) ({table['model_num'].nunique() if len(table) else 0} model(s)) -> "
+            f"{paths['parquet']}, {paths['csv']}")
     if not quiet:
-        print(f"{PROGRAM}: {len(table)} row(s) ({table['model_num'].nunique() if len(table) else 0} model(s)) -> "
-              f"{paths['parquet']}, {paths['csv']}")
-    return table
+        from tfdisent.bin.next_steps import study_next_steps
+        print_closing([line], study_next_steps(output_dir, "aggregate", has_results=not table.empty))
+    return table, line
 
 
 def _analyze(output_dir: str):
     from tfdisent.study import aggregate, report
     from tfdisent.study.runner import read_study_file
     parquet = os.path.join(output_dir, "results.parquet")
-    table = aggregate.load_table(output_dir) if os.path.exists(parquet) else _aggregate(output_dir, quiet=True)
+    table = aggregate.load_table(output_dir) if os.path.exists(parquet) else _aggregate(output_dir, quiet=True)[0]
     if table.empty:
         _fail(f"{output_dir}: the study table is empty (no finished model yet)")
     saved = read_study_file(output_dir) or {}
     path = report.write_report(table, os.path.join(output_dir, "report"),
                                title=f"Study report: {saved.get('name', os.path.basename(output_dir.rstrip('/')))}")
-    print(f"{PROGRAM}: wrote {path}")
+    print_closing([f"{PROGRAM}: wrote {path}"])
 
 
 def _run():
@@ -151,25 +159,38 @@ def _run():
         summary = runner.run_study(study, models, output_dir, ray_address=FLAGS.ray_address,
                                    cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
                                    max_failures=FLAGS.max_failures, data_dir=FLAGS.data_dir,
-                                   progress=lambda line: print(line, flush=True))
+                                   progress=lambda line: print(line, flush=True), ray_verbose=FLAGS.ray_verbose)
     except StudyError as error:
         _fail(str(error))
-    _aggregate(output_dir)
-    print(f"{PROGRAM}: {len(summary['done'])} done, {len(summary['failed'])} failed, "
-          f"{len(summary['missing'])} unfinished; next: {PROGRAM} analyze --output_dir={output_dir}")
+    _, table_line = _aggregate(output_dir, quiet=True)
     for model_num, reason in summary["failed"].items():
         print(f"{PROGRAM}: model {model_num} failed: {reason}", file=sys.stderr)
     if summary["missing"]:
         print(f"{PROGRAM}: rerun the same command to finish {len(summary['missing'])} model(s)", file=sys.stderr)
+    from tfdisent.bin.next_steps import study_next_steps
+    print_closing([f"{PROGRAM}: {len(summary['done'])} done, {len(summary['failed'])} failed, "
+                   f"{len(summary['missing'])} unfinished", table_line],
+                  study_next_steps(output_dir, "run", has_results=bool(summary["done"])))
     sys.exit(1 if summary["failed"] or summary["missing"] else 0)
+
+
+def check_flags(argv) -> None:
+    """Every check of the parsed flags that needs no Ray and no study directory (one-line error, exit 2):
+    the verb, the study file and selection (plan, run), --output_dir given. ``main`` starts with it;
+    tests/test_commands.py runs it on every documented command."""
+    if len(argv) != 2 or argv[1] not in VERBS:
+        _fail(f"expected one verb, {', '.join(VERBS)}; got {' '.join(argv[1:]) or 'none'} "
+              f"(e.g. {PROGRAM} plan --study=cpu_small)")
+    if argv[1] in ("plan", "run"):
+        _load_selection()
+    if argv[1] != "plan":
+        _require_output_dir()
 
 
 def main(argv):
     import logging as std_logging
     std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
-    if len(argv) != 2 or argv[1] not in VERBS:
-        _fail(f"expected one verb, {', '.join(VERBS)}; got {' '.join(argv[1:]) or 'none'} "
-              f"(e.g. {PROGRAM} plan --study=cpu_small)")
+    check_flags(argv)
     _imports()
     verb = argv[1]
     if verb == "plan":

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, print_closing, quiet_tensorflow_logs, significant  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -224,19 +224,17 @@ def _protocol_summary(config, training_data) -> str:
             f"(Schott et al. 2022)")
 
 
-def _next_steps(run_dir: str, exported: bool) -> str:
-    path = os.path.abspath(run_dir)
-    lines = [f"run directory: {path}"]
-    if exported:
-        lines += [f"  evaluate:    tfdisent-evaluate --model_dir={path} --metrics=mig,dci,sap",
-                  f"  pictures:    tfdisent-visualize --model_dir={path}"]
-    lines += [f"  tensorboard: tensorboard --logdir {os.path.join(path, 'logs')}"]
-    return "\n".join(lines)
+def check_flags(argv) -> None:
+    """Every check of the parsed flags that needs no data, run directory or training (one-line error,
+    exit 2). ``main`` starts with it; tests/test_commands.py runs it on every documented command."""
+    if len(argv) > 1:
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    _hyperparameters(FLAGS.method)
+    _progress_callbacks()  # metric names and overrides (cheap: nothing is computed until training)
 
 
 def main(argv):
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    check_flags(argv)
     from tfdisent.data import DatasetError
     from tfdisent.training import Interrupted, NonFiniteLossError, RunConfigError, Trainer
 
@@ -276,12 +274,14 @@ def main(argv):
         print(f"tfdisent-train: {e}; rerun the same command to resume", file=sys.stderr)
         sys.exit(128 + e.signum)
     evaluation = results.get("eval") or results.get("train", {})
-    summary = ", ".join(f"{k}={evaluation[k]:.4g}" for k in ("loss", "reconstruction", "kl", "elbo")
+    summary = ", ".join(f"{k}={significant(evaluation[k])}" for k in ("loss", "reconstruction", "kl", "elbo")
                         if k in evaluation)
     active = evaluation.get("active_latents")
-    print(f"done: step {results['step']}; held-out {summary}"
-          + (f"; {active} active latents" if active is not None else ""))
-    print(_next_steps(run_dir, bool(results.get("export"))))
+    from tfdisent.bin.next_steps import train_next_steps
+    print_closing([f"done: step {results['step']}; held-out {summary}"
+                   + (f"; {active} active latents" if active is not None else ""),
+                   f"run directory: {os.path.abspath(run_dir)}"],
+                  train_next_steps(run_dir, bool(results.get("export"))))
 
 
 def run():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import failer, print_closing, quiet_tensorflow_logs  # noqa: E402
 
 quiet_tensorflow_logs()
 
@@ -52,9 +52,16 @@ flags.DEFINE_float("active_kl_threshold", 0.5, "A latent is marked active when i
 _fail = failer("tfdisent-visualize")
 
 
-def main(argv):
+def check_flags(argv) -> None:
+    """The checks of the parsed flags that need no model (one-line error, exit 2; the model path is
+    checked by ``locate_run``); ``main`` starts with them, tests/test_commands.py runs them on every
+    documented command."""
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+
+
+def main(argv):
+    check_flags(argv)
     from tfdisent.visualize.run_dir import RunDirError, locate_run
 
     try:  # checked before the TensorFlow import so that a wrong path fails at once
@@ -77,10 +84,10 @@ def main(argv):
     files = summary["files"]
     count = sum(len(v) if isinstance(v, list) else 1 for v in files.values())
     logging.info("wrote %d files in %.1f s", count, summary["seconds"])
-    print(f"done: {count} files, {len(summary['active_latents'])}/{len(summary['kl_per_dimension'])} active latents "
-          f"-> {os.path.dirname(files['kl_chart'])}"
-          + (f"; projector: tensorboard --logdir {os.path.join(summary['run_dir'], 'logs')}"
-             if "projector" in files else ""))
+    from tfdisent.bin.next_steps import visualize_next_steps
+    print_closing([f"done: {count} files, {len(summary['active_latents'])}/{len(summary['kl_per_dimension'])} "
+                   f"active latents -> {os.path.dirname(files['kl_chart'])}"],
+                  visualize_next_steps(summary["run_dir"], "projector" in files))
 
 
 def run():

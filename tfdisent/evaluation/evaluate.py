@@ -103,9 +103,39 @@ def parse_overrides(items: Iterable[str], metric_names: Sequence[str]) -> Dict[s
     return {name: settings for name, settings in overrides.items() if settings}
 
 
+RESULTS_DIR = "results"
+# Keys of a metric's entry in the report that are not scores.
+_NOT_SCORES = ("settings", "wall_time_seconds", "seed", "shared_samples", "error")
+
+
+def report_path(run_dir: str, representation: str) -> str:
+    """``<run_dir>/results/evaluation_<representation>.json``: where a run's evaluation report lives
+    (the studies' per-model reports and tfdisent-evaluate's default --output_file)."""
+    return os.path.join(run_dir, RESULTS_DIR, f"evaluation_{representation}.json")
+
+
+def owning_run_dir(model_dir: str) -> str:
+    """The run directory a ``--model_dir`` belongs to: the run of ``<run>/export/<version>`` or
+    ``<run>/export``, else ``model_dir`` itself (a run, a SavedModel, a disentanglement_lib model)."""
+    path = os.path.abspath(model_dir)
+    parent, name = os.path.split(path)
+    if name == "export":
+        return parent
+    if name.isdigit() and os.path.basename(parent) == "export":
+        return os.path.dirname(parent)
+    return path
+
+
+def headline_scores(scores: dict, limit: int = 4) -> Dict[str, float]:
+    """The first ``limit`` scalar scores of one metric's entry (what the console shows; the report
+    keeps them all)."""
+    found = {key: value for key, value in scores.items()
+             if key not in _NOT_SCORES and isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return dict(list(found.items())[:limit])
+
+
 def _summary(scores: dict, limit: int = 4) -> str:
-    shown = [f"{key}={value:.4g}" for key, value in scores.items()
-             if isinstance(value, (int, float)) and not isinstance(value, bool)][:limit]
+    shown = [f"{key}={value:.4g}" for key, value in headline_scores(scores, limit).items()]
     if "model_scores" in scores:
         shown.append("model_scores=[" + ", ".join(f"{v:.3g}" for v in scores["model_scores"]) + "]")
     return ", ".join(shown)

@@ -28,7 +28,7 @@ import math
 import os
 import random
 import shutil
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from tfdisent.pbt import fitness as fitness_lib
 from tfdisent.pbt import member as member_lib
 from tfdisent.pbt import records
 from tfdisent.pbt.explore import PBTConfigError
-from tfdisent.training.resources import RayAddressError, init_ray
+from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
 
 EXPERIMENT_NAME = "population"
 MAX_GENERATION_SAMPLES = 10 ** 9
@@ -74,6 +74,7 @@ class PBTSettings:
     backend: str = "trainer"                   # "toy": numpy stand-in for scheduler tests
     toy_delay: float = 0.0                     # toy backend: seconds per generation
     quantile_fraction: float = explore_lib.QUANTILE_FRACTION
+    ray_verbose: bool = False                  # Ray's and Tune's own console output (off: ours only)
 
     @property
     def lock_step_models(self) -> int:
@@ -218,8 +219,25 @@ def make_stopper(settings: PBTSettings, population: Optional[int] = None):
     return PopulationStopper()
 
 
-def make_recorder(output_dir: str):
-    """A Tune callback on the driver: every result becomes a population.csv row at once."""
+def progress_line(row: dict, generations: Optional[int]) -> str:
+    """The console line of one member's result (scores to 4 significant digits)."""
+    def number(value, digits=4):
+        try:
+            return f"{float(value):.{digits}g}"
+        except (TypeError, ValueError):
+            return str(value)
+
+    budget = f"/{generations}" if generations else ""
+    copied = f", copied from member {row['copied_from']}" if row.get("copied_from") not in (None, "") else ""
+    return (f"[pbt] generation {row['generation']}{budget}: member {row['member']} scored {number(row['score'])} "
+            f"(beta {number(row.get('beta'), 3)}, learning rate {number(row.get('learning_rate'), 3)}, "
+            f"batch {row.get('batch_size')}{copied})")
+
+
+def make_recorder(output_dir: str, progress: Optional[Callable[[str], None]] = None,
+                  generations: Optional[int] = None):
+    """A Tune callback on the driver: every result becomes a population.csv row at once (and a
+    progress line)."""
     from ray import tune  # noqa: PLC0415
 
     path = os.path.join(output_dir, records.POPULATION_FILE)
@@ -230,6 +248,8 @@ def make_recorder(output_dir: str):
                 return
             row = records.row_from_result(result)
             records.write_population(path, records.merge_rows(records.read_population(path), [row]))
+            if progress is not None:
+                progress(progress_line(row, generations))
 
     return PopulationRecorder()
 
@@ -306,13 +326,14 @@ def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Op
 def connect_ray(settings: PBTSettings) -> None:
     """Local Ray (or ``ray_address``) whose workers import this same tfdisent."""
     try:
-        init_ray(settings.ray_address, settings.num_cpus)
+        init_ray(settings.ray_address, settings.num_cpus, verbose=settings.ray_verbose)
     except RayAddressError as error:
         raise PBTConfigError(str(error)) from None
 
 
-def run_pbt(settings: PBTSettings) -> dict:
-    """Runs (or resumes) the population and writes the outputs; returns the summary."""
+def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = print) -> dict:
+    """Runs (or resumes) the population and writes the outputs; returns the summary. ``progress`` gets
+    one line per member and generation (Ray's own console output is off unless ``settings.ray_verbose``)."""
     from ray import tune  # noqa: PLC0415
 
     dataset = member_lib.load_data(settings.static_config()) if settings.backend == "trainer" else None
@@ -325,7 +346,7 @@ def run_pbt(settings: PBTSettings) -> dict:
     if os.path.exists(settings_path):
         with open(settings_path) as stream:
             previous = json.load(stream)
-        changed = sorted(k for k in saved if k not in ("ray_address", "num_cpus", "output_dir")
+        changed = sorted(k for k in saved if k not in ("ray_address", "num_cpus", "output_dir", "ray_verbose")
                          and previous.get(k) != saved[k])
         if changed:
             raise PBTConfigError(f"{settings.output_dir} holds a PBT run with other settings ({', '.join(changed)}); "
@@ -361,7 +382,8 @@ def run_pbt(settings: PBTSettings) -> dict:
         run_config=tune.RunConfig(
             name=name, storage_path=storage, stop=make_stopper(settings, len(initial) // (2 if halve else 1)),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[make_recorder(output_dir)], verbose=0,
+            callbacks=[make_recorder(output_dir, progress, settings.generations)],
+            verbose=tune_verbosity(settings.ray_verbose),
             failure_config=tune.FailureConfig(max_failures=2)))
     tuner.fit()
     return finish(settings, output_dir, storage)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from tfdisent.study import trial
 from tfdisent.study.spec import ModelSpec, Study, StudyError
-from tfdisent.training.resources import RayAddressError, init_ray
+from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
 
 STUDY_FILE = "study.json"
 RAY_DIR = "ray_results"
@@ -65,10 +65,10 @@ def write_study_file(output_dir: str, study: Study) -> None:
 
 
 # --- Ray --------------------------------------------------------------------------------------------
-def connect_ray(address: Optional[str]) -> bool:
+def connect_ray(address: Optional[str], verbose: bool = False) -> bool:
     """Connects to (or starts) Ray; returns True when this call started it (so we shut it down)."""
     try:
-        return init_ray(address)
+        return init_ray(address, verbose=verbose)
     except RayAddressError as error:
         raise StudyError(str(error)) from None
 
@@ -154,15 +154,17 @@ def _phases(models: Sequence[ModelSpec]) -> List[List[ModelSpec]]:
 
 def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_address: Optional[str] = None,
               cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, max_failures: int = 2,
-              data_dir: Optional[str] = None, progress: Progress = print) -> Dict[str, Any]:
+              data_dir: Optional[str] = None, progress: Progress = print,
+              ray_verbose: bool = False) -> Dict[str, Any]:
     """Trains, exports and scores ``models`` (a selection of ``study``) under ``output_dir``.
 
     Checks everything before writing: the output directory (another study there is an error) and
     the Ray connection. Returns ``{"done": [...], "failed": {model_num: reason}, "skipped": [...]}``.
+    Ray's and Tune's own console output is off unless ``ray_verbose``: ``progress`` gets ours.
     """
     output_dir = os.path.abspath(output_dir)
     check_output_dir(output_dir, study)
-    started_ray = connect_ray(ray_address)
+    started_ray = connect_ray(ray_address, ray_verbose)
     try:
         import ray
         from ray import tune
@@ -193,8 +195,6 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                                       "settings": study.evaluation.settings, "seed": study.evaluation.seed},
                        "study_info": study_info, "data_dirs": data_dirs, "cpus": cpus_per_trial,
                        "gpus": gpus_per_trial}
-            # verbose=0 silences Tune's tables only with its legacy console output.
-            os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
             resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
             trainable = tune.with_resources(tune.with_parameters(_trainable, payload=payload), resources)
             concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_trial, 1e-9)))
@@ -208,7 +208,7 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                     storage_path=os.path.join(output_dir, RAY_DIR),
                     failure_config=tune.FailureConfig(max_failures=max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                    verbose=0, callbacks=[callback]))
+                    verbose=tune_verbosity(ray_verbose), callbacks=[callback]))
             grid = tuner.fit()
             for result in grid:
                 if result.error is not None:

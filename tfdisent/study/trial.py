@@ -43,7 +43,8 @@ def model_dir(output_dir: str, model_num: int) -> str:
 
 
 def evaluation_file(output_dir: str, model_num: int, representation: str) -> str:
-    return os.path.join(model_dir(output_dir, model_num), "results", f"evaluation_{representation}.json")
+    from tfdisent.evaluation.evaluate import report_path
+    return report_path(model_dir(output_dir, model_num), representation)
 
 
 def read_record(output_dir: str, model_num: int) -> Optional[dict]:

@@ -7,12 +7,18 @@ Ray reserves CPUs and GPU fractions per trial and sets ``OMP_NUM_THREADS``, but 
 own thread pools to the whole machine and takes all of a GPU's memory; two trials on one machine then
 oversubscribe the cores or fail to allocate (ray-project/ray#13680). Both must be set before the
 process runs its first TensorFlow op.
+
+Ray's console chatter (its start-up notices, Tune's experiment banner, "View detailed results here",
+a TensorBoard hint pointing into Ray's session folder) is silenced unless ``verbose`` is asked for
+(``--ray_verbose``): the drivers print their own progress and summary.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import warnings
 from typing import Dict, Optional
 
 _configured = False
@@ -46,8 +52,28 @@ def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
     _configured = True
 
 
+def tune_verbosity(verbose: bool = False) -> Optional[int]:
+    """``RunConfig(verbose=...)`` for the drivers' Tuners: Ray's default (None) when ``verbose``, else 0
+    with Tune's legacy console engine (``RAY_AIR_NEW_OUTPUT=0``, Tune's documented switch), the one
+    whose verbosity 0 prints nothing: the newer engine prints its experiment banner, result location
+    and TensorBoard hint at every verbosity. Call it just before ``Tuner.fit``."""
+    if verbose:
+        return None
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Tune's advice for PBT to reuse actors: our members are Trainers rebuilt from checkpoints on purpose.
+    warnings.filterwarnings("ignore", message="Consider boosting PBT performance", category=UserWarning)
+    return 0
+
+
+def quiet_ray_logging() -> None:
+    """Ray's own log records below ERROR off the console (its start-up notices, e.g. the token
+    authentication one); Tune's warnings (a trial that cannot be scheduled, ...) stay."""
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+
+
 def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
-             env_vars: Optional[Dict[str, str]] = None, **local_options) -> bool:
+             env_vars: Optional[Dict[str, str]] = None, verbose: bool = False, **local_options) -> bool:
     """Connects to the Ray cluster at ``address`` (``auto`` or ``HOST:PORT``) or starts a local Ray
     (``address`` None or ``local``; ``num_cpus`` and ``local_options``, e.g. ``object_store_memory``,
     configure it). Returns True when this call initialised Ray
@@ -57,7 +83,9 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     Every worker gets this checkout's ``tfdisent`` on its ``PYTHONPATH``, TensorFlow's log level, its
     working directory left alone (trials write to absolute paths, not into Ray's trial folders) and,
     locally, normal priority: Ray starts local workers at nice 15 (its ``worker_niceness`` default), so on
-    a machine doing anything else the trials, the actual work, would starve.
+    a machine doing anything else the trials, the actual work, would starve. Unless ``verbose``, Ray's
+    notices stay off the console (:func:`quiet_ray_logging`) and workers' output is not relayed to the
+    driver (``log_to_driver``).
     """
     import ray  # noqa: PLC0415 (Ray is only needed by the drivers)
 
@@ -68,7 +96,9 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
            "RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
            **(env_vars or {})}
-    kwargs = dict(runtime_env={"env_vars": env}, log_to_driver=False, configure_logging=False)
+    if not verbose:
+        quiet_ray_logging()
+    kwargs = dict(runtime_env={"env_vars": env}, log_to_driver=verbose, configure_logging=False)
     try:
         if address and address != "local":
             ray.init(address=address, **kwargs)

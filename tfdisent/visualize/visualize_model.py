@@ -104,7 +104,7 @@ def visualize_run(model_dir: str, output_dir: Optional[str] = None, num_samples:
             description=f"Encoder means of {projector_points} {run.dataset} samples (seed {seed}), export version "
                         f"{run.version} of {run.run_dir}. Colour by a factor in the Projector tab.")
         files["projector"] = sorted(written.values())
-        logging.info("projector run: %s (tensorboard --logdir %s)", projector_dir, run.log_dir)
+        logging.info("projector run: %s", projector_dir)  # the tensorboard command closes tfdisent-visualize
 
     summary = {"run_dir": run.run_dir, "export_version": run.version, "dataset": run.dataset,
                "kl_per_dimension": [float(v) for v in kl], "active_kl_threshold": active_kl_threshold,

@@ -1,0 +1,92 @@
+"""Runs tfdisent commands in one process, each through its binary's own flags, for tests/test_commands.py.
+
+    python tests/command_check.py parse|run COMMANDS.json RESULTS.json
+
+COMMANDS.json is a list of argv lists (``["tfdisent-evaluate", "--model_dir=...", ...]``). ``parse``:
+absl parses the flags (types, enums, bounds, flagfiles) and the binary's ``check_flags`` runs every
+check that needs no data, model or training. ``run``: the binary's ``main`` runs in full. RESULTS.json
+gets one ``{"argv", "code", "error"}`` per command (code 0: accepted / succeeded).
+
+The binaries define their flags on absl's global FLAGS and share names (--seed, --output_dir...), so
+one process holds one binary's flags at a time: its flags are deleted (``delattr(FLAGS, name)``, absl's
+public API) before the next binary is imported. One process for every command imports TensorFlow once.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+import json
+import os
+import sys
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def console_scripts() -> dict:
+    """``{program: module}`` of the absl binaries, from setup.cfg (a new binary is covered at once)."""
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(ROOT, "setup.cfg"))
+    scripts = {}
+    for line in parser["options.entry_points"]["console_scripts"].strip().splitlines():
+        name, _, target = line.partition("=")
+        scripts[name.strip()] = target.strip().split(":")[0]
+    return scripts
+
+
+def _run_one(module, argv, mode):
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    FLAGS.unparse_flags()
+    try:
+        rest = FLAGS(list(argv))
+    except flags.Error as error:
+        return 1, f"flag parsing: {error}"
+    try:
+        if mode == "parse":
+            module.check_flags(rest)
+        else:
+            module.main(rest)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        return code, "" if code == 0 else f"exit {code}"
+    except Exception:  # noqa: BLE001 - reported to the test, which shows it
+        return 1, traceback.format_exc(limit=3)
+    return 0, ""
+
+
+def main() -> None:
+    mode, commands_path, results_path = sys.argv[1:4]
+    with open(commands_path) as stream:
+        commands = json.load(stream)
+    scripts = console_scripts()
+    from absl import flags
+
+    results = []
+    by_program = {}
+    for argv in commands:
+        by_program.setdefault(argv[0], []).append(argv)
+    for program, group in by_program.items():
+        module_name = scripts.get(program)
+        if module_name is None or not module_name.startswith("tfdisent.bin."):
+            results += [{"argv": argv, "code": 1, "error": f"{program} is not an absl binary of tfdisent"}
+                        for argv in group]
+            continue
+        module = importlib.import_module(module_name)
+        for argv in group:
+            print(f"[command_check] {mode}: {' '.join(argv)}", file=sys.stderr, flush=True)
+            code, error = _run_one(module, argv, mode)
+            results.append({"argv": argv, "code": code, "error": error})
+        # Free the flag names for the next binary.
+        for flag in flags.FLAGS.get_flags_for_module(module_name):
+            if flag.name in flags.FLAGS:
+                delattr(flags.FLAGS, flag.name)
+        sys.modules.pop(module_name, None)
+    with open(results_path, "w") as stream:
+        json.dump(results, stream, indent=1)
+
+
+if __name__ == "__main__":
+    main()
