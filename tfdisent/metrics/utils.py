@@ -403,6 +403,25 @@ def discrete_entropy(labels: np.ndarray) -> np.ndarray:
                      for j in range(labels.shape[1])])
 
 
+def discretize_codes_and_factors(codes: np.ndarray, factors: np.ndarray, num_bins: int = 10,
+                                 continuous_factors: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """The information metrics' common pre-processing (Zaidi et al. 2020, arXiv:2012.09276, the
+    Ubisoft review's ``src/utils.py``): every code column is cut into ``num_bins`` equal-width bins
+    over its sample range (min-max scaling then ``np.digitize`` on ``linspace(0, 1, bins + 1)[:-1]``
+    is :func:`histogram_discretize`, up to rounding at a bin edge); factors are binned the same way
+    only when ``continuous_factors`` (the reference's default, for U[0, 1] factors), else used as the
+    integer labels they are. Returns ``(code_labels [N, L], factor_labels [N, K])``."""
+    codes = np.asarray(codes, dtype=np.float64)
+    factors = np.asarray(factors)
+    if codes.ndim != 2 or factors.ndim != 2 or len(codes) != len(factors):
+        raise MetricError(f"codes {codes.shape} and factors {factors.shape} must be [N, L] and [N, K] "
+                          "with the same N")
+    code_labels = histogram_discretize(codes, num_bins)
+    factor_labels = (histogram_discretize(np.asarray(factors, np.float64), num_bins) if continuous_factors
+                     else factors)
+    return code_labels, factor_labels
+
+
 # ----------------------------------------------------------------------------------------------
 # Classifiers
 
