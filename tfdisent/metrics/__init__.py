@@ -46,6 +46,14 @@ _MODULES: Dict[str, str] = {
     "fairness": "tfdisent.metrics.fairness",
     "udr": "tfdisent.metrics.udr",
     "sparsity": "tfdisent.metrics.sparsity",
+    "mig_sup": "tfdisent.metrics.mig_sup",
+    "dcimig": "tfdisent.metrics.dcimig",
+    "jemmig": "tfdisent.metrics.jemmig",
+    "infomec": "tfdisent.metrics.infomec",
+    "mcc": "tfdisent.metrics.mcc",
+    "dci_es": "tfdisent.metrics.dci_es",
+    "flatness": "tfdisent.metrics.flatness",
+    "factored_components": "tfdisent.metrics.factored_components",
 }
 
 __all__ = ["MetricError", "SampleCache", "compute", "default_settings", "is_multi_model",

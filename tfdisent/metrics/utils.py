@@ -365,6 +365,35 @@ def generate_batch_factor_code(dataset, representation_fn: RepresentationFn, num
     return codes, factors
 
 
+def factor_traversals(dataset, representation_fn: RepresentationFn, factor: int, repeats: int,
+                      random_state: np.random.RandomState, keep_observations: bool = False):
+    """``repeats`` traversals of one factor, encoded: ``(codes [R, n, d], observations [R, n, ...] or
+    None)``, ``n`` = the factor's size.
+
+    A traversal (disent's ``sample_random_factor_traversal``, Michlo's nmichlo/disent) holds every
+    value of ``factor`` in order, the other factors fixed at one random draw. Per repeat the draws
+    are ``sample_factors(1, rs)`` then ``sample_observations_from_factors`` of the n points, so the
+    stream does not depend on how the encoding is batched; the observations of many traversals are
+    encoded together.
+    """
+    size = int(tuple(dataset.factor_sizes)[factor])
+    observations_kept: List[np.ndarray] = []
+
+    def draws() -> Iterator[np.ndarray]:
+        for _ in range(repeats):
+            base = np.asarray(dataset.sample_factors(1, random_state))
+            points = np.repeat(base, size, axis=0)
+            points[:, factor] = np.arange(size)
+            observations = np.asarray(dataset.sample_observations_from_factors(points, random_state))
+            if keep_observations:
+                observations_kept.append(observations)
+            yield observations
+
+    codes = encode_batches(representation_fn, draws(), "representation")
+    codes = codes.reshape(repeats, size, codes.shape[1])
+    return codes, (np.stack(observations_kept) if keep_observations else None)
+
+
 # ----------------------------------------------------------------------------------------------
 # Discretization and mutual information
 
