@@ -13,6 +13,8 @@ run once more sharing one ``SampleCache``, as ``tfdisent-evaluate`` does.
     python benchmarks/evaluate_speed.py                  # full defaults, ~10-20 min on 2 cores
     python benchmarks/evaluate_speed.py --quick          # sizes / 10, ~1 min
     python benchmarks/evaluate_speed.py --metrics=dci --dci_seeds=3
+    python benchmarks/evaluate_speed.py --metrics=mig_sup,dcimig,jemmig,infomec,mcc,dci_es,flatness,factored_components \
+        --dci_es_variants                                # the modern metrics (issue 20)
     python benchmarks/evaluate_speed.py --suite             # the full default suite, as tfdisent-evaluate
     python benchmarks/evaluate_speed.py --suite --quick     #   runs it, on the synthetic code and on a
                                                             #   dlib_conv encoder (random-init export)
@@ -99,6 +101,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dci_seeds", type=int, default=1,
                         help="evaluate the DCI backend deviation over this many seeds")
+    parser.add_argument("--dci_es_variants", action="store_true",
+                        help="time dci_es with 10 trees (default), 100 trees (reference) and the MLP family")
     parser.add_argument("--suite", action="store_true",
                         help="time the whole default suite on the synthetic code and on a dlib_conv encoder")
     args = parser.parse_args()
@@ -138,6 +142,18 @@ def main():
             rows[-1] = (rows[-1][0], rows[-1][1], "exact - sklearn: " + ", ".join(
                 f"{key} {np.mean(values):+.4f} (max |{np.max(np.abs(values)):.4f}|)"
                 for key, values in deviations.items()))
+        elif name == "dci_es" and args.dci_es_variants:
+            # The default (random forests of 10 trees), the reference's 100 trees, and the MLP family.
+            variants = {"forest, 10 trees": {}, "forest, 100 trees (reference)": {"n_estimators": 100},
+                        "mlp, widths 0-243": {"family": "mlp"}}
+            for label, extra in variants.items():
+                result, seconds = timed(lambda: metrics.compute("dci_es", dataset, representation(),
+                                                                np.random.RandomState(args.seed),
+                                                                **shrink(name, factor), **extra))
+                rows.append((f"dci_es ({label})", seconds, f"E={result['explicitness']:.3f} "
+                             f"I={result['informativeness_test']:.3f} D={result['disentanglement']:.3f}"))
+                print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
+            continue
         else:
             _, seconds = timed(lambda: metrics.compute(name, dataset, representation(),
                                                        np.random.RandomState(args.seed), **shrink(name, factor)))

@@ -83,3 +83,19 @@ def test_mlp_probes_on_known_codes():
     top = run("disentangled", "mlp")
     assert top["informativeness_test"] > 0.95 and top["disentanglement"] > 0.7
     assert top["capacities"][0] < top["capacities"][1] < top["capacities"][2]  # parameter counts
+
+
+def test_cutting_one_deep_forest_equals_fitting_each_depth_for_regressors():
+    """Regression trees consider every feature at every node, so the forest grown to depth 32 and
+    cut at depth d is the forest fitted with max_depth=d (same bootstrap draws, same splits)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    rs = np.random.RandomState(0)
+    x, x_test = rs.randn(600, 4), rs.randn(200, 4)
+    y, y_test = x[:, 0] + np.sin(2 * x[:, 1]), x_test[:, 0] + np.sin(2 * x_test[:, 1])
+    depths = (1, 2, 3, 32)
+    _, test, importances = dci_es._fit_forest_curve(depths, False, 5, x, y, x_test, y_test, 1.0)
+    for k, depth in enumerate(depths):
+        forest = RandomForestRegressor(n_estimators=5, max_depth=depth, random_state=0).fit(x, y)
+        assert test[k] == pytest.approx(1 - np.mean((forest.predict(x_test) - y_test) ** 2), abs=1e-12)
+        np.testing.assert_allclose(importances[k], forest.feature_importances_, atol=1e-12)

@@ -39,6 +39,14 @@ FAST = {
     "factor_vae": {"num_train": 60, "num_eval": 30, "batch_size": 8, "num_variance_estimate": 200},
     "irs": {"num_train": 300},
     "unsupervised": {"num_train": 300},
+    "mig_sup": {"num_train": 300},
+    "dcimig": {"num_train": 300},
+    "jemmig": {"num_train": 300},
+    "infomec": {"num_train": 300},
+    "mcc": {"num_train": 300, "num_test": 100},
+    "dci_es": {"num_train": 300, "num_test": 100, "n_jobs": 1, "forest_depths": (1, 4)},
+    "flatness": {"repeats": 4},
+    "factored_components": {"repeats": 4, "num_samples": 8, "global_subset_size": 8},
 }
 
 

@@ -150,11 +150,97 @@ def _make_probe(family: str, capacity: int, discrete: bool, n_estimators: int, m
                         batch_size=128, max_iter=mlp_epochs, shuffle=True, random_state=utils.ESTIMATOR_SEED)
 
 
-def _fit_probe(family, capacity, discrete, n_estimators, mlp_epochs, x_train, y_train, x_test, y_test,
-               variance):
-    """(train score, test score, importances [L], probe parameter count) of one probe."""
-    model = utils.fit_classifier(_make_probe(family, capacity, discrete, n_estimators, mlp_epochs),
+def _ancestors_at_depths(tree, depths: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """``(ancestors [node_count, len(depths)], node depth [node_count])``: each node's ancestor at
+    depth ``d`` (itself when not deeper), i.e. the leaf it falls into when the tree is cut at depth
+    ``d``. Built level by level from the root."""
+    left, right = tree.children_left, tree.children_right
+    ancestors = np.zeros((tree.node_count, len(depths)), dtype=np.int64)
+    node_depth = np.zeros(tree.node_count, dtype=np.int64)
+    depths = np.asarray(depths)
+    level, frontier = 0, np.array([0])
+    while frontier.size:
+        split = frontier[left[frontier] >= 0]
+        children = np.concatenate([left[split], right[split]])
+        parents = np.concatenate([split, split])
+        level += 1
+        deeper = level > depths  # children below depth d keep their parent's ancestor at d
+        ancestors[children] = np.where(deeper[None, :], ancestors[parents], children[:, None])
+        node_depth[children] = level
+        frontier = children
+    return ancestors, node_depth
+
+
+def _truncated_importances(tree, node_depth: np.ndarray, node_depth_limits: np.ndarray,
+                           num_features: int) -> np.ndarray:
+    """[len(depths), L] impurity-decrease importances of the tree cut at each depth, each normalised
+    to sum 1 (sklearn ``DecisionTree*.feature_importances_``; zeros for a single-leaf tree)."""
+    left, right = tree.children_left, tree.children_right
+    weighted = tree.weighted_n_node_samples * tree.impurity
+    internal = np.flatnonzero(left >= 0)
+    decrease = weighted[internal] - weighted[left[internal]] - weighted[right[internal]]
+    node_depth = node_depth[internal]
+    result = np.zeros((len(node_depth_limits), num_features))
+    for k, limit in enumerate(node_depth_limits):
+        keep = node_depth < limit
+        totals = np.bincount(tree.feature[internal[keep]], decrease[keep], minlength=num_features)
+        if totals.sum() > 0:
+            result[k] = totals / totals.sum()
+    return result
+
+
+def _fit_forest_curve(depths, discrete, n_estimators, x_train, y_train, x_test, y_test, variance):
+    """Train/test scores [m] and importances [m, L] of random forests of every depth in ``depths``.
+
+    One forest is grown to the largest depth and each tree is cut at every smaller depth. A tree is
+    grown greedily node by node, and a node's split depends only on the samples reaching it, so the
+    cut tree is a tree grown with that ``max_depth``: for regressors (all features at every node)
+    it is the same tree, up to ties between equally good splits; for classifiers (a random
+    ``sqrt(L)`` features per node) the features drawn for a node differ from a separate fit, but
+    come from the same distribution. Cut leaves predict their node's value (the bootstrap mean, or
+    class proportions), as a leaf of a depth-limited tree does. One fit instead of 12 makes the
+    reference's 100-tree sweep affordable (BUILD_NOTES "Modern metrics").
+    """
+    model = utils.fit_classifier(_make_probe("random_forest", max(depths), discrete, n_estimators, 0),
                                  x_train, y_train)
+    num_codes, m = x_train.shape[1], len(depths)
+    if isinstance(model, utils.ConstantClassifier):
+        train = utils.accuracy(model, x_train, y_train)
+        test = utils.accuracy(model, x_test, y_test)
+        return np.full(m, train), np.full(m, test), np.zeros((m, num_codes))
+    leaves_train, leaves_test = model.apply(x_train), model.apply(x_test)
+    outputs = model.n_classes_ if discrete else 1
+    predictions_train = np.zeros((m, len(x_train), outputs))
+    predictions_test = np.zeros((m, len(x_test), outputs))
+    importances, split_trees = np.zeros((m, num_codes)), np.zeros(m)
+    limits = np.asarray(depths)
+    for t, estimator in enumerate(model.estimators_):
+        tree = estimator.tree_
+        ancestors, node_depth = _ancestors_at_depths(tree, depths)
+        values = tree.value[:, 0, :]  # regression: means; classification: class proportions
+        for k in range(m):
+            predictions_train[k] += values[ancestors[leaves_train[:, t], k]]
+            predictions_test[k] += values[ancestors[leaves_test[:, t], k]]
+        per_depth = _truncated_importances(tree, node_depth, limits, num_codes)
+        importances += per_depth
+        split_trees += per_depth.sum(axis=1) > 0
+    # Forest importances: mean over the trees that split, renormalised (sklearn BaseForest).
+    importances /= np.maximum(split_trees, 1)[:, None]
+    totals = importances.sum(axis=1, keepdims=True)
+    importances = np.where(totals > 0, importances / np.where(totals > 0, totals, 1.0), 0.0)
+
+    def scores(predictions, y):
+        if discrete:
+            return np.mean(model.classes_[np.argmax(predictions, axis=2)] == y[None, :], axis=1)
+        mean = predictions[:, :, 0] / len(model.estimators_)
+        return 1.0 - np.mean((mean - y[None, :]) ** 2, axis=1) / variance
+
+    return scores(predictions_train, y_train), scores(predictions_test, y_test), importances
+
+
+def _fit_mlp(capacity, discrete, mlp_epochs, x_train, y_train, x_test, y_test, variance):
+    """(train score, test score, permutation importances [L], parameter count) of one MLP probe."""
+    model = utils.fit_classifier(_make_probe("mlp", capacity, discrete, 0, mlp_epochs), x_train, y_train)
 
     def score(x, y):
         if discrete:
@@ -164,20 +250,14 @@ def _fit_probe(family, capacity, discrete, n_estimators, mlp_epochs, x_train, y_
     num_codes = x_train.shape[1]
     if isinstance(model, utils.ConstantClassifier):
         return score(x_train, y_train), score(x_test, y_test), np.zeros(num_codes), 0
-    if family == "random_forest":
-        importances = np.abs(np.asarray(model.feature_importances_, dtype=np.float64))
-        parameters = 0
-    else:
-        from sklearn.inspection import permutation_importance
-        from threadpoolctl import threadpool_limits
+    from sklearn.inspection import permutation_importance
+    from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1):
-            result = permutation_importance(model, x_test, y_test, n_repeats=3,
-                                            random_state=utils.ESTIMATOR_SEED,
-                                            scoring="accuracy" if discrete else "neg_mean_squared_error")
-        importances = np.abs(result.importances_mean)
-        parameters = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
-    return score(x_train, y_train), score(x_test, y_test), importances, parameters
+    with threadpool_limits(limits=1):
+        result = permutation_importance(model, x_test, y_test, n_repeats=3, random_state=utils.ESTIMATOR_SEED,
+                                        scoring="accuracy" if discrete else "neg_mean_squared_error")
+    parameters = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
+    return score(x_train, y_train), score(x_test, y_test), np.abs(result.importances_mean), parameters
 
 
 def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_test: np.ndarray,
@@ -206,23 +286,29 @@ def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_
             scale = max(size - 1, 1)
             targets.append((factors_train[:, k] / scale, factors_test[:, k] / scale,
                             grid_variance(size) or 1.0, 1.0))
-    tasks, where = [], []
-    for k, (y_train, y_test, variance, _) in enumerate(targets):
-        for c, capacity in enumerate(capacities):
-            tasks.append((family, capacity, k in discrete, n_estimators, mlp_epochs, x_train, y_train, x_test,
-                          y_test, variance))
-            where.append((k, c))
-    # Deepest / widest probes first so that parallel workers finish together.
-    order = sorted(range(len(tasks)), key=lambda t: -tasks[t][1])
-    results = utils.parallel_map(_fit_probe, [tasks[t] for t in order], n_jobs)
     num_factors, num_capacities = len(sizes), len(capacities)
     train_scores = np.zeros((num_factors, num_capacities))
     test_scores = np.zeros((num_factors, num_capacities))
     importances = np.zeros((num_capacities, codes_train.shape[1], num_factors))
     parameters = np.zeros((num_factors, num_capacities))
-    for t, (train, test, importance, count) in zip(order, results):
-        k, c = where[t]
-        train_scores[k, c], test_scores[k, c], importances[c, :, k], parameters[k, c] = train, test, importance, count
+    if family == "random_forest":
+        tasks = [(capacities, k in discrete, n_estimators, x_train, y_train, x_test, y_test, variance)
+                 for k, (y_train, y_test, variance, _) in enumerate(targets)]
+        for k, (train, test, importance) in enumerate(utils.parallel_map(_fit_forest_curve, tasks, n_jobs)):
+            train_scores[k], test_scores[k], importances[:, :, k] = train, test, importance
+    else:
+        tasks, where = [], []
+        for k, (y_train, y_test, variance, _) in enumerate(targets):
+            for c, capacity in enumerate(capacities):
+                tasks.append((capacity, k in discrete, mlp_epochs, x_train, y_train, x_test, y_test, variance))
+                where.append((k, c))
+        # Widest probes first so that parallel workers finish together.
+        order = sorted(range(len(tasks)), key=lambda t: -tasks[t][0])
+        results = utils.parallel_map(_fit_mlp, [tasks[t] for t in order], n_jobs)
+        for t, (train, test, importance, count) in zip(order, results):
+            k, c = where[t]
+            train_scores[k, c], test_scores[k, c], importances[c, :, k], parameters[k, c] = (train, test, importance,
+                                                                                               count)
     losses = 1.0 - test_scores
     informative = np.array([size > 1 for size in sizes])
     if family == "random_forest":
