@@ -80,3 +80,16 @@ def test_registered_and_runs_on_a_dataset():
     scores = metrics.compute("infomec", IdentityObservations(sizes), SyntheticRepresentation(sizes, noise_dims=0), 0,
                              num_train=2000)
     assert scores["infom"] > 0.9 and scores["infoc"] > 0.9 and scores["infoe"] > 0.9
+
+
+def test_knn_estimator_equals_scikit_learns():
+    from sklearn.feature_selection import mutual_info_classif
+
+    from tfdisent.metrics import utils
+
+    rs = np.random.RandomState(0)
+    labels = rs.randint(7, size=3000)
+    labels[0] = 99  # a single-member class is dropped, as scikit-learn does
+    values = np.c_[labels + rs.randn(3000), rs.randn(3000), np.round(rs.randn(3000), 1), 0.1 * labels]
+    expected = mutual_info_classif(values, labels, discrete_features=False, n_neighbors=10, random_state=0)
+    np.testing.assert_allclose(utils.knn_mutual_information(values, labels, 10, 0), expected, rtol=0, atol=1e-5)  # ties: rounding at the radius

@@ -7,7 +7,8 @@ Reference: kylehkhsu/latent_quantization ``disentangle/metrics/infomec.py``
 * **NMI** ``P_ij = I(s_i; z_j) / H(s_i)``. Sources (our factors) are label-encoded, i.e. always
   discrete. Continuous latents are z-scored and ``I`` is the kNN estimate of
   ``sklearn.feature_selection.mutual_info_classif(z_j, s_i, discrete_features=False,
-  n_neighbors=10)`` (Ross 2014, nats, clipped at 0); discrete latents (``discrete_latents=True``)
+  n_neighbors=10)`` (Ross 2014, nats, clipped at 0; computed by
+  :func:`tfdisent.metrics.utils.knn_mutual_information`, the same numbers >10x faster); discrete latents (``discrete_latents=True``)
   are label-encoded and ``I`` is the plug-in estimate. ``H(s_i)`` is the plug-in entropy. No binning.
 * **Inactive latents are pruned** for InfoM and InfoC: latent ``j`` is active when its range (on the
   raw latents, as the reference) exceeds ``max range / 20`` (``active_ratio``; discrete: range > 0).
@@ -49,7 +50,7 @@ NAME = "infomec"
 REFERENCE_NAME = None  # not part of disentanglement_lib
 NEEDS_FACTORS = True
 DEFAULTS = {"num_train": 10000, "batch_size": 16, "discrete_latents": False, "n_neighbors": 10,
-            "active_ratio": 20.0, "logistic_max_iter": 100}
+            "active_ratio": 20.0, "logistic_max_iter": 100, "n_jobs": -1}
 SCORE_KEYS = ("infom", "infoe", "infoc", "num_active_latents", "nmi")
 
 
@@ -63,8 +64,6 @@ def label_encode(values: np.ndarray) -> np.ndarray:
 def normalized_mutual_information(sources: np.ndarray, latents: np.ndarray, discrete_latents: bool = False,
                                   n_neighbors: int = 10) -> np.ndarray:
     """``P_ij = I(s_i; z_j) / H(s_i)`` [K, L] (nats over nats); rows of constant sources are 0."""
-    from sklearn.feature_selection import mutual_info_classif
-
     labels = label_encode(sources)
     latents = np.asarray(latents, dtype=np.float64)
     entropies = utils.discrete_entropy(labels)
@@ -76,9 +75,8 @@ def normalized_mutual_information(sources: np.ndarray, latents: np.ndarray, disc
         mutual_information = np.zeros((labels.shape[1], latents.shape[1]))
         for i in range(labels.shape[1]):
             if entropies[i] > 0:
-                mutual_information[i] = mutual_info_classif(scaled, labels[:, i], discrete_features=False,
-                                                            n_neighbors=n_neighbors,
-                                                            random_state=utils.ESTIMATOR_SEED)
+                mutual_information[i] = utils.knn_mutual_information(scaled, labels[:, i], n_neighbors,
+                                                                     utils.ESTIMATOR_SEED)
     safe = np.where(entropies > 0, entropies, 1.0)[:, None]
     return np.where(entropies[:, None] > 0, np.maximum(mutual_information, 0.0) / safe, 0.0)
 
@@ -114,12 +112,10 @@ def info_m_and_c(nmi: np.ndarray, active: np.ndarray) -> tuple:
     return _normalized_peak(nmi.T), _normalized_peak(nmi)
 
 
-def info_e(sources: np.ndarray, latents: np.ndarray, discrete_latents: bool = False, max_iter: int = 100) -> float:
+def info_e(sources: np.ndarray, latents: np.ndarray, discrete_latents: bool = False, max_iter: int = 100,
+           n_jobs: int = 1) -> float:
     """InfoE: mean over sources of ``1 - CE / ln K`` for an in-sample balanced multinomial logistic
-    regression from all latents (reference ``compute_infoe``)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss
-
+    regression from all latents (reference ``compute_infoe``); sources fitted in ``n_jobs`` processes."""
     labels = label_encode(sources)
     latents = np.asarray(latents, dtype=np.float64)
     if discrete_latents:
@@ -129,21 +125,26 @@ def info_e(sources: np.ndarray, latents: np.ndarray, discrete_latents: bool = Fa
     else:
         std = latents.std(axis=0)
         features = (latents - latents.mean(axis=0)) / np.where(std > 0, std, 1.0)
-    scores = []
-    for i in range(labels.shape[1]):
-        num_classes = int(labels[:, i].max()) + 1
-        if num_classes < 2:
-            continue
-        model = utils.fit_classifier(
-            lambda: LogisticRegression(penalty=None, class_weight="balanced", solver="lbfgs",
-                                       max_iter=max_iter, tol=1e-4), features, labels[:, i])
-        cross_entropy = log_loss(labels[:, i], model.predict_proba(features), labels=model.classes_)
-        scores.append(1.0 - cross_entropy / np.log(num_classes))
+    tasks = [(features, labels[:, i], max_iter) for i in range(labels.shape[1]) if labels[:, i].max() > 0]
+    scores = utils.parallel_map(_explicitness_of_source, tasks, n_jobs)
     return float(np.mean(scores)) if scores else 0.0
 
 
+def _explicitness_of_source(features: np.ndarray, labels: np.ndarray, max_iter: int) -> float:
+    """``1 - CE / ln K`` of a balanced, unpenalised multinomial logistic regression, in-sample."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    model = utils.fit_classifier(
+        lambda: LogisticRegression(penalty=None, class_weight="balanced", solver="lbfgs", max_iter=max_iter,
+                                   tol=1e-4), features, labels)
+    cross_entropy = log_loss(labels, model.predict_proba(features), labels=model.classes_)
+    return 1.0 - cross_entropy / np.log(int(labels.max()) + 1)
+
+
 def infomec_from_codes(codes: np.ndarray, factors: np.ndarray, discrete_latents: bool = False,
-                       n_neighbors: int = 10, active_ratio: float = 20.0, logistic_max_iter: int = 100) -> dict:
+                       n_neighbors: int = 10, active_ratio: float = 20.0, logistic_max_iter: int = 100,
+                       n_jobs: int = 1) -> dict:
     """InfoM, InfoE, InfoC of latents ``codes`` [N, L] for sources ``factors`` [N, K]."""
     codes = np.asarray(codes, dtype=np.float64)
     factors = np.asarray(factors)
@@ -155,7 +156,7 @@ def infomec_from_codes(codes: np.ndarray, factors: np.ndarray, discrete_latents:
     nmi = normalized_mutual_information(factors, codes, discrete_latents, n_neighbors)
     active = active_latents(codes, discrete_latents, active_ratio)
     infom, infoc = info_m_and_c(nmi, active)
-    return {"infom": infom, "infoe": info_e(factors, codes, discrete_latents, logistic_max_iter),
+    return {"infom": infom, "infoe": info_e(factors, codes, discrete_latents, logistic_max_iter, n_jobs),
             "infoc": infoc, "num_active_latents": int(active.sum()), "nmi": nmi.tolist()}
 
 
@@ -166,4 +167,4 @@ def compute(dataset, representation_fn, random_state, settings: dict, cache=None
     codes, factors = utils.generate_batch_factor_code(
         dataset, representation_fn, settings["num_train"], random_state, settings["batch_size"], cache)
     return infomec_from_codes(codes, factors, settings["discrete_latents"], settings["n_neighbors"],
-                              settings["active_ratio"], settings["logistic_max_iter"])
+                              settings["active_ratio"], settings["logistic_max_iter"], settings["n_jobs"])
