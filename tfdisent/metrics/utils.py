@@ -453,8 +453,8 @@ def knn_mutual_information(values: np.ndarray, labels: np.ndarray, n_neighbors: 
     ``k = min(n_neighbors, n_c - 1)`` within each class, points of single-member classes dropped,
     ``m_i`` = points within (just under) the k-th neighbour distance, estimate clipped at 0 — but with
     sorted 1-D searches instead of one ``NearestNeighbors`` fit per class and a KD-tree per column
-    (>5x faster on 10,000 points; equal to scikit-learn's values, up to rounding at the radius when many
-    values are tied: <= 1e-5 nats in the tests)."""
+    (InfoMEC calls it for every factor; equal to scikit-learn's values, up to rounding at the radius
+    when many values are tied: <= 1e-5 nats in the tests)."""
     from scipy.special import digamma
 
     values = np.array(values, dtype=np.float64)
