@@ -153,6 +153,7 @@ def main():
                 rows.append((f"dci_es ({label})", seconds, f"E={result['explicitness']:.3f} "
                              f"I={result['informativeness_test']:.3f} D={result['disentanglement']:.3f}"))
                 print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
+            rows.extend(time_modern_estimators(dataset, args.seed))
             continue
         else:
             _, seconds = timed(lambda: metrics.compute(name, dataset, representation(),
@@ -176,6 +177,37 @@ def main():
     print("-" * (width + 20))
     for label, seconds, note in rows:
         print(f"{label:<{width}}  {seconds:8.1f}  {note}")
+
+
+def time_modern_estimators(dataset, seed: int) -> list:
+    """Side by side on the same codes: DCI-ES's one cut forest per factor against one scikit-learn
+    forest per depth (the reference's procedure), and ``utils.knn_mutual_information`` against
+    scikit-learn's ``mutual_info_classif`` (InfoMEC's estimator)."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.feature_selection import mutual_info_classif
+
+    from tfdisent.metrics import dci_es, utils
+
+    codes, factors, codes_test, factors_test = utils.train_test_codes(
+        dataset, representation(), np.random.RandomState(seed), {"num_train": 10000, "num_test": 5000,
+                                                               "batch_size": 16})
+    target, target_test = factors[:, 1] / 5.0, factors_test[:, 1] / 5.0  # scale (6 values)
+    depths = dci_es.REFERENCE_FOREST_DEPTHS
+    rows = []
+    _, cut = timed(lambda: dci_es._fit_forest_curve(depths, False, 10, codes, target, codes_test, target_test,
+                                                    dci_es.grid_variance(6)))
+    _, separate = timed(lambda: [RandomForestRegressor(n_estimators=10, max_depth=d, random_state=0, n_jobs=1)
+                                 .fit(codes, target).predict(codes_test) for d in depths])
+    rows.append(("dci_es forest curve, 1 factor: cut forest", cut,
+                 f"one forest per depth {separate:.1f} s: {separate / cut:.1f}x"))
+    _, ours = timed(lambda: [utils.knn_mutual_information(codes, factors[:, k], 10, 0) for k in range(5)])
+    _, sklearn = timed(lambda: [mutual_info_classif(codes, factors[:, k], discrete_features=False, n_neighbors=10,
+                                                    random_state=0) for k in range(5)])
+    rows.append(("infomec kNN MI, 5 factors x 10 codes", ours, f"mutual_info_classif {sklearn:.1f} s: "
+                 f"{sklearn / ours:.1f}x"))
+    for row in rows:
+        print(f"{row[0]}: {row[1]:.1f} s ({row[2]})", flush=True)
+    return rows
 
 
 def time_suite(factor: int, seed: int) -> None:
