@@ -45,6 +45,10 @@ defaults, seed 0 (DCI rows: mean of seeds 0 and 1):
     udr (5 models)                     0.1
     all of 9 with shared samples     331.6  7 sample draws reused
 
+Modern metrics (issue 20; same code and box, load average 15-22, so slower than the rows above):
+mig_sup, dcimig, jemmig 0.5 s each, infomec 21.3, mcc 0.9, dci_es 9.7 (10 trees; 71.4 with the reference's
+100; 262.7 for the MLP family), flatness 0.4, factored_components 4.7 (BUILD_NOTES "Modern metrics").
+
 With a real encoder the encoding dominates instead: a dlib_conv encoder encodes ~6,400 64x64
 images/s on this box whatever the batch size, so beta_vae (1.92M images) takes ~5 min and
 factor_vae (0.97M) ~2.5 min, while the other metrics share 15,000 encodings (~2.5 s).
