@@ -45,3 +45,12 @@ def test_registered_and_runs_on_a_dataset():
     top = metrics.compute("jemmig", dataset, SyntheticRepresentation(sizes), 0, num_train=2000)
     noise = metrics.compute("jemmig", dataset, SyntheticRepresentation(sizes, "noise"), 0, num_train=2000)
     assert top["jemmig"] > 0.7 > 0.2 > noise["jemmig"] and len(top["jemmig_per_factor"]) == 3
+
+
+def test_constant_codes_are_never_the_best_code():
+    factors = uniform_factors(2000, 3)
+    collapsed = jemmig.jemmig_from_codes(np.zeros((2000, 4)), factors, continuous_factors=True)
+    assert collapsed == {"jemmig": 0.0, "jemmig_per_factor": [0.0, 0.0, 0.0]}
+    # One informative code and constants: the other factors fall to their z* = that code's score (~0).
+    partial = jemmig.jemmig_from_codes(np.c_[factors[:, :1], np.zeros((2000, 2))], factors, continuous_factors=True)
+    assert partial["jemmig_per_factor"][0] > 0.95 and max(partial["jemmig_per_factor"][1:]) < 0.05

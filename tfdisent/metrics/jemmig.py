@@ -16,7 +16,10 @@ the reference, whose ``log2(bins)`` is our ``ln(bins)``).
 
 Pre-processing: the review's (:func:`tfdisent.metrics.utils.discretize_codes_and_factors`). Factors
 with zero entropy in the sample are left out of the mean (their normaliser is only ``log(bins)``
-and nothing can be learned about them). Our factors are integer labels, so ``continuous_factors``
+and nothing can be learned about them). Deviation (dead codes): constant codes are not candidates
+for ``z*`` / ``z°`` (the reference would pick one when no code informs about a factor, scoring
+``ln(bins) / (H(v) + ln(bins))``, ~0.6, for a fully collapsed code); with no non-constant code the
+score is 0. Our factors are integer labels, so ``continuous_factors``
 defaults to False (the review's default is True). Keys: ``jemmig`` and ``jemmig_per_factor``.
 """
 
@@ -40,13 +43,19 @@ def jemmig_from_mutual_information(mutual_information: np.ndarray, code_entropie
     mutual_information = np.asarray(mutual_information, dtype=np.float64)
     code_entropies = np.asarray(code_entropies, dtype=np.float64)
     factor_entropies = np.asarray(factor_entropies, dtype=np.float64)
+    informative = factor_entropies > 0
+    # Dead-code policy: constant codes (entropy 0) cannot be z* or z°. The reference lets them, so a
+    # fully collapsed code would score ln(bins) / (H(v) + ln(bins)) (~0.6) for holding "no excess".
+    mutual_information = mutual_information[code_entropies > 0]
+    code_entropies = code_entropies[code_entropies > 0]
+    if len(code_entropies) == 0:
+        return {"jemmig": 0.0, "jemmig_per_factor": [0.0 if i else None for i in informative]}
     order = np.argsort(-mutual_information, axis=0, kind="stable")
     best, columns = order[0], np.arange(mutual_information.shape[1])
     top = mutual_information[best, columns]
     second = mutual_information[order[1], columns] if len(order) > 1 else np.zeros_like(top)
     joint = factor_entropies + code_entropies[best] - top
     per_factor = 1.0 - (joint - top + second) / (factor_entropies + np.log(num_bins))
-    informative = factor_entropies > 0
     per_factor = np.where(informative, per_factor, np.nan)
     score = float(np.mean(per_factor[informative])) if informative.any() else 0.0
     return {"jemmig": score, "jemmig_per_factor": [None if np.isnan(v) else float(v) for v in per_factor]}
