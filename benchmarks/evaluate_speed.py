@@ -13,8 +13,8 @@ run once more sharing one ``SampleCache``, as ``tfdisent-evaluate`` does.
     python benchmarks/evaluate_speed.py                  # full defaults, ~10-20 min on 2 cores
     python benchmarks/evaluate_speed.py --quick          # sizes / 10, ~1 min
     python benchmarks/evaluate_speed.py --metrics=dci --dci_seeds=3
-    python benchmarks/evaluate_speed.py --metrics=mig_sup,dcimig,jemmig,infomec,mcc,dci_es,flatness,factored_components \
-        --dci_es_variants                                # the modern metrics (issue 20)
+    python benchmarks/evaluate_speed.py --dci_es_variants \
+        --metrics=mig_sup,dcimig,jemmig,infomec,mcc,dci_es,flatness,factored_components  # issue 20's metrics
     python benchmarks/evaluate_speed.py --suite             # the full default suite, as tfdisent-evaluate
     python benchmarks/evaluate_speed.py --suite --quick     #   runs it, on the synthetic code and on a
                                                             #   dlib_conv encoder (random-init export)

@@ -92,4 +92,5 @@ def test_knn_estimator_equals_scikit_learns():
     labels[0] = 99  # a single-member class is dropped, as scikit-learn does
     values = np.c_[labels + rs.randn(3000), rs.randn(3000), np.round(rs.randn(3000), 1), 0.1 * labels]
     expected = mutual_info_classif(values, labels, discrete_features=False, n_neighbors=10, random_state=0)
-    np.testing.assert_allclose(utils.knn_mutual_information(values, labels, 10, 0), expected, rtol=0, atol=1e-5)  # ties: rounding at the radius
+    # atol: with many tied values, rounding at the neighbour radius can move one count
+    np.testing.assert_allclose(utils.knn_mutual_information(values, labels, 10, 0), expected, rtol=0, atol=1e-5)

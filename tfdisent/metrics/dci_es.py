@@ -41,8 +41,11 @@ with a learned per-factor head; its capacity grid reaches 131,072 features); MLP
 them); the reference's 10 seeds per configuration (run the metric with several seeds).
 
 Deviations from the reference:
-* ``n_estimators`` defaults to 10 trees instead of 100 so that the 12-depth sweep takes seconds, not
-  minutes (``benchmarks/evaluate_speed.py``; pass ``n_estimators=100`` for the reference);
+* the forests of all depths come from one forest per factor grown to the largest depth and cut at
+  each depth (:func:`_fit_forest_curve`: the same trees for regressors, the same distribution of
+  trees for classifiers), not one fit per depth;
+* ``n_estimators`` defaults to 10 trees instead of 100 so that the 12-depth sweep takes seconds
+  (``benchmarks/evaluate_speed.py``; pass ``n_estimators=100`` for the reference);
 * the probes train on ``num_train`` i.i.d. draws and are scored on ``num_test`` others (the
   reference: 30% of the full dataset, its 'random' split, 5% of it as validation);
 * the MLPs train for ``mlp_epochs`` (default 50) epochs, not the reference's ``10 * 295488 // N``

@@ -8,7 +8,8 @@ Reference: kylehkhsu/latent_quantization ``disentangle/metrics/infomec.py``
   discrete. Continuous latents are z-scored and ``I`` is the kNN estimate of
   ``sklearn.feature_selection.mutual_info_classif(z_j, s_i, discrete_features=False,
   n_neighbors=10)`` (Ross 2014, nats, clipped at 0; computed by
-  :func:`tfdisent.metrics.utils.knn_mutual_information`, the same numbers by sorted 1-D searches); discrete latents (``discrete_latents=True``)
+  :func:`tfdisent.metrics.utils.knn_mutual_information`, the same numbers by sorted 1-D searches);
+  discrete latents (``discrete_latents=True``)
   are label-encoded and ``I`` is the plug-in estimate. ``H(s_i)`` is the plug-in entropy. No binning.
 * **Inactive latents are pruned** for InfoM and InfoC: latent ``j`` is active when its range (on the
   raw latents, as the reference) exceeds ``max range / 20`` (``active_ratio``; discrete: range > 0).
