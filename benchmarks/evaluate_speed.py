@@ -13,6 +13,8 @@ run once more sharing one ``SampleCache``, as ``tfdisent-evaluate`` does.
     python benchmarks/evaluate_speed.py                  # full defaults, ~10-20 min on 2 cores
     python benchmarks/evaluate_speed.py --quick          # sizes / 10, ~1 min
     python benchmarks/evaluate_speed.py --metrics=dci --dci_seeds=3
+    python benchmarks/evaluate_speed.py --dci_es_variants \
+        --metrics=mig_sup,dcimig,jemmig,infomec,mcc,dci_es,flatness,factored_components  # issue 20's metrics
     python benchmarks/evaluate_speed.py --suite             # the full default suite, as tfdisent-evaluate
     python benchmarks/evaluate_speed.py --suite --quick     #   runs it, on the synthetic code and on a
                                                             #   dlib_conv encoder (random-init export)
@@ -42,6 +44,10 @@ defaults, seed 0 (DCI rows: mean of seeds 0 and 1):
     downstream                       186.3  both predictors, n in (10, 100, 1000, 10000)
     udr (5 models)                     0.1
     all of 9 with shared samples     331.6  7 sample draws reused
+
+Modern metrics (issue 20; same code and box, load average 15-22, so slower than the rows above):
+mig_sup, dcimig, jemmig 0.5 s each, infomec 21.3, mcc 0.9, dci_es 9.7 (10 trees; 71.4 with the reference's
+100; 262.7 for the MLP family), flatness 0.4, factored_components 4.7 (BUILD_NOTES "Modern metrics").
 
 With a real encoder the encoding dominates instead: a dlib_conv encoder encodes ~6,400 64x64
 images/s on this box whatever the batch size, so beta_vae (1.92M images) takes ~5 min and
@@ -99,6 +105,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dci_seeds", type=int, default=1,
                         help="evaluate the DCI backend deviation over this many seeds")
+    parser.add_argument("--dci_es_variants", action="store_true",
+                        help="time dci_es with 10 trees (default), 100 trees (reference) and the MLP family")
     parser.add_argument("--suite", action="store_true",
                         help="time the whole default suite on the synthetic code and on a dlib_conv encoder")
     args = parser.parse_args()
@@ -138,6 +146,19 @@ def main():
             rows[-1] = (rows[-1][0], rows[-1][1], "exact - sklearn: " + ", ".join(
                 f"{key} {np.mean(values):+.4f} (max |{np.max(np.abs(values)):.4f}|)"
                 for key, values in deviations.items()))
+        elif name == "dci_es" and args.dci_es_variants:
+            # The default (random forests of 10 trees), the reference's 100 trees, and the MLP family.
+            variants = {"forest, 10 trees": {}, "forest, 100 trees (reference)": {"n_estimators": 100},
+                        "mlp, widths 0-243": {"family": "mlp"}}
+            for label, extra in variants.items():
+                result, seconds = timed(lambda: metrics.compute("dci_es", dataset, representation(),
+                                                                np.random.RandomState(args.seed),
+                                                                **shrink(name, factor), **extra))
+                rows.append((f"dci_es ({label})", seconds, f"E={result['explicitness']:.3f} "
+                             f"I={result['informativeness_test']:.3f} D={result['disentanglement']:.3f}"))
+                print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
+            rows.extend(time_modern_estimators(dataset, args.seed))
+            continue
         else:
             _, seconds = timed(lambda: metrics.compute(name, dataset, representation(),
                                                        np.random.RandomState(args.seed), **shrink(name, factor)))
@@ -160,6 +181,37 @@ def main():
     print("-" * (width + 20))
     for label, seconds, note in rows:
         print(f"{label:<{width}}  {seconds:8.1f}  {note}")
+
+
+def time_modern_estimators(dataset, seed: int) -> list:
+    """Side by side on the same codes: DCI-ES's one cut forest per factor against one scikit-learn
+    forest per depth (the reference's procedure), and ``utils.knn_mutual_information`` against
+    scikit-learn's ``mutual_info_classif`` (InfoMEC's estimator)."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.feature_selection import mutual_info_classif
+
+    from tfdisent.metrics import dci_es, utils
+
+    codes, factors, codes_test, factors_test = utils.train_test_codes(
+        dataset, representation(), np.random.RandomState(seed), {"num_train": 10000, "num_test": 5000,
+                                                               "batch_size": 16})
+    target, target_test = factors[:, 1] / 5.0, factors_test[:, 1] / 5.0  # scale (6 values)
+    depths = dci_es.REFERENCE_FOREST_DEPTHS
+    rows = []
+    _, cut = timed(lambda: dci_es._fit_forest_curve(depths, False, 10, codes, target, codes_test, target_test,
+                                                    dci_es.grid_variance(6)))
+    _, separate = timed(lambda: [RandomForestRegressor(n_estimators=10, max_depth=d, random_state=0, n_jobs=1)
+                                 .fit(codes, target).predict(codes_test) for d in depths])
+    rows.append(("dci_es forest curve, 1 factor: cut forest", cut,
+                 f"one forest per depth {separate:.1f} s: {separate / cut:.1f}x"))
+    _, ours = timed(lambda: [utils.knn_mutual_information(codes, factors[:, k], 10, 0) for k in range(5)])
+    _, sklearn = timed(lambda: [mutual_info_classif(codes, factors[:, k], discrete_features=False, n_neighbors=10,
+                                                    random_state=0) for k in range(5)])
+    rows.append(("infomec kNN MI, 5 factors x 10 codes", ours, f"mutual_info_classif {sklearn:.1f} s: "
+                 f"{sklearn / ours:.1f}x"))
+    for row in rows:
+        print(f"{row[0]}: {row[1]:.1f} s ({row[2]})", flush=True)
+    return rows
 
 
 def time_suite(factor: int, seed: int) -> None:

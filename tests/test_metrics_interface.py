@@ -39,6 +39,14 @@ FAST = {
     "factor_vae": {"num_train": 60, "num_eval": 30, "batch_size": 8, "num_variance_estimate": 200},
     "irs": {"num_train": 300},
     "unsupervised": {"num_train": 300},
+    "mig_sup": {"num_train": 300},
+    "dcimig": {"num_train": 300},
+    "jemmig": {"num_train": 300},
+    "infomec": {"num_train": 300},
+    "mcc": {"num_train": 300, "num_test": 100},
+    "dci_es": {"num_train": 300, "num_test": 100, "n_jobs": 1, "forest_depths": (1, 4)},
+    "flatness": {"repeats": 4},
+    "factored_components": {"repeats": 4, "num_samples": 8, "global_subset_size": 8},
 }
 
 
@@ -153,3 +161,17 @@ def test_metrics_draw_different_samples_unless_shared():
     results = _run(["mig", "unsupervised"], shared, share=True)
     assert results["unsupervised"]["shared_samples"] and len(shared.first_batches) == 1
     assert results["mig"]["seed"] == results["unsupervised"]["seed"] == 3
+
+
+MODERN = ("mig_sup", "dcimig", "jemmig", "infomec", "mcc", "dci_es", "flatness", "factored_components")
+
+
+@pytest.mark.parametrize("name", MODERN)
+def test_modern_metrics_are_registered_and_survive_collapsed_codes(name):
+    """Issue 20's metrics: registered, and a fully collapsed or partly constant code gives finite scores."""
+    assert name in metrics.metric_names() and metrics.default_settings(name)
+    for representation in (lambda x: np.zeros((len(x), 4)),
+                           lambda x: np.c_[linear_code(x), np.full(len(x), 3.0)]):
+        scores = metrics.compute(name, MinimalData(), representation, 5, **FAST[name])
+        numbers = [value for value in scores.values() if isinstance(value, float)]
+        assert numbers and all(np.isfinite(numbers))

@@ -32,9 +32,10 @@ PROGRAM = "tfdisent-pbt"
 _fail = failer(PROGRAM)
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("fitness", None, ["mig", "udr", "leaf_mig"],
+flags.DEFINE_enum("fitness", None, ["mig", "udr", "leaf_mig", "mig_sup", "dcimig", "jemmig", "mcc"],
                   "mig: discrete MIG on a fixed labelled subset (PBT-S-VAE); udr: mean UDR of five lock-step "
-                  "models per member (PBT-U-VAE); leaf_mig: MIG on rPU-VAE surrogate labels (set by --recursive).")
+                  "models per member (PBT-U-VAE); leaf_mig: MIG on rPU-VAE surrogate labels (set by --recursive); "
+                  "mig_sup, dcimig, jemmig, mcc: that metric on the same labelled subset as mig.")
 flags.DEFINE_string("output_dir", None, "Directory of the run (created; rerun the same command to resume).")
 flags.DEFINE_integer("num_labels", 50000, "Labelled images of the mig fitness (fixed subset; 1000 = few-label).")
 flags.DEFINE_integer("population", 24, "Members (after halving, with --double_initial_population).")

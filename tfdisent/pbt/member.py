@@ -142,13 +142,13 @@ def compute_fitness(static: Mapping[str, object], encoders) -> Tuple[float, str,
     name = static["fitness"]
     dataset = load_data(static)
     seed = int(static.get("fitness_seed", 0))
-    if name == "mig":
+    if fitness_lib.NEEDS_LABELS.get(name):  # mig and the other labelled scores share the fixed subset
         key = ("mig_factors", id(dataset), int(static["num_labels"]), seed)
         if key not in _CACHE:
             _CACHE[key] = fixed_factors(dataset, int(static["num_labels"]), seed)
         factors = _CACHE[key]
         means = [encode_all(encode, dataset, factors, seed + 1)[0] for encode in encoders]
-        results = [fitness_lib.guarded(fitness_lib.mig_fitness, mean, factors) for mean in means]
+        results = [fitness_lib.guarded(fitness_lib.labelled_fitness, name, mean, factors) for mean in means]
         best = int(np.argmax([r[0] for r in results]))
         return results[best][0], results[best][2], {"best_model": best}
     if name == "udr":

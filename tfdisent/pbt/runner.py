@@ -114,11 +114,11 @@ class PBTSettings:
         if os.path.isfile(self.output_dir):
             raise PBTConfigError(f"--output_dir={self.output_dir} is a file")
         if dataset is not None:
-            if self.fitness == "mig" and not tuple(dataset.factor_sizes):
-                raise PBTConfigError(f"--fitness=mig needs ground-truth labels; dataset {self.dataset!r} has none "
+            if fitness_lib.NEEDS_LABELS[self.fitness] and not tuple(dataset.factor_sizes):
+                raise PBTConfigError(f"--fitness={self.fitness} needs ground-truth labels; dataset {self.dataset!r} has none "
                                      "(use --fitness=udr or --recursive)")
             size = int(getattr(dataset, "num_examples", 0) or 0)
-            if self.fitness == "mig" and size and self.num_labels > size:
+            if fitness_lib.NEEDS_LABELS[self.fitness] and size and self.num_labels > size:
                 raise PBTConfigError(f"--num_labels={self.num_labels} exceeds the dataset's {size} examples")
 
     def static_config(self) -> Dict[str, object]:

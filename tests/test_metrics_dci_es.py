@@ -1,0 +1,101 @@
+"""DCI-ES (Eastwood et al. 2023): explicitness of loss–capacity curves (the reference notes'
+table, §1.3), grid variance, categorical factors, and the probe families on known codes."""
+
+import numpy as np
+import pytest
+
+from tfdisent import metrics
+from tfdisent.data.synthetic import IdentityObservations
+from tfdisent.metrics import dci_es
+from tfdisent.metrics.synthetic import SyntheticRepresentation
+
+X = np.arange(1, 11)
+
+
+@pytest.mark.parametrize("losses, expected", [
+    (np.zeros(10), 1.0),                       # flat at 0
+    (np.ones(10), 1.0),                        # flat at l_b: no information, still 1
+    (np.linspace(1, 0, 10), 0.0),              # linear from 1 to 0
+    (np.r_[1.0, np.zeros(9)], 0.8889),         # drops to 0 after the first point
+    (np.r_[np.ones(9), 0.0], -0.8889),         # drops only at the last point
+])
+def test_explicitness_reference_table(losses, expected):
+    assert dci_es.explicitness_from_curve(X, losses, 1.0) == pytest.approx(expected, abs=1e-4)
+
+
+def test_curve_is_made_monotone_and_log_capacity_is_used_for_networks():
+    bumpy = dci_es.explicitness_from_curve(X, np.r_[1.0, 0.0, 0.5, np.zeros(7)], 1.0)
+    assert bumpy == pytest.approx(0.8889, abs=1e-4)
+    # log x: capacities 1, e, e^2 behave like 0, 1, 2
+    assert dci_es.explicitness_from_curve(np.exp([0, 1, 2]), [1, 0, 0], 1.0, log_capacity=True) == pytest.approx(0.5)
+    assert dci_es.explicitness_from_curve([3], [0.4], 1.0) == 1.0
+
+
+def test_grid_variance_and_discrete_factor_lists():
+    assert dci_es.grid_variance(2) == pytest.approx(0.25)
+    assert dci_es.grid_variance(3) == pytest.approx(1 / 6)
+    assert dci_es.grid_variance(40) == pytest.approx(0.08761, abs=1e-5)
+    names = ("shape", "scale", "orientation", "pos_x", "pos_y")
+    assert dci_es.resolve_discrete_factors(("auto",), "dsprites", names, 5) == (0,)
+    assert dci_es.resolve_discrete_factors(("auto",), "mpi3d_toy", (), 7) == ()
+    assert dci_es.resolve_discrete_factors(("none",), "dsprites", names, 5) == ()
+    assert dci_es.resolve_discrete_factors(("pos_x", "1"), None, names, 5) == (1, 3)
+    with pytest.raises(metrics.MetricError, match="unknown factor"):
+        dci_es.resolve_discrete_factors(("colour",), None, names, 5)
+
+
+SIZES = (3, 6, 10)
+
+
+def run(kind, family="random_forest", **extra):
+    settings = {"num_train": 1500, "num_test": 500, "n_jobs": 1, "family": family, **extra}
+    if family == "mlp":
+        settings.update(mlp_widths=(0, 8, 32), mlp_epochs=20)
+    return metrics.compute("dci_es", IdentityObservations(SIZES), SyntheticRepresentation(SIZES, kind, **(
+        {"noise_dims": 0} if kind != "noise" else {})), 0, discrete_factors=("0",), **settings)
+
+
+def test_random_forest_probes_on_known_codes():
+    top, rotated, noise = run("disentangled"), run("rotated"), run("noise")
+    assert top["informativeness_test"] > 0.98 and top["explicitness"] > 0.95
+    assert top["disentanglement"] > 0.9 and top["completeness"] > 0.9
+    assert rotated["disentanglement"] < top["disentanglement"] - 0.3
+    assert rotated["explicitness"] < top["explicitness"]      # needs deeper trees to decode the rotation
+    assert noise["informativeness_test"] < 0.2                # R^2 ~ 0, accuracy ~ 1/3 on the shape factor
+    assert top["size"] == pytest.approx(1.0)
+    assert len(top["test_losses"]) == 3 and len(top["test_losses"][0]) == len(top["capacities"]) == 12
+    assert top["discrete_factors"] == ["factor_0"]
+
+
+def test_duplicated_and_inactive_codes():
+    def duplicated(observations):
+        codes = SyntheticRepresentation(SIZES, noise_dims=0)(observations)
+        return np.c_[codes[:, :1], codes, np.zeros(len(codes))]
+
+    scores = metrics.compute("dci_es", IdentityObservations(SIZES), duplicated, 0, num_train=1500, num_test=500,
+                             n_jobs=1, discrete_factors=("0",))
+    assert scores["size"] == pytest.approx(3 / 5)
+    assert scores["informativeness_test"] > 0.98
+    assert scores["completeness"] < 0.9 < scores["disentanglement"]  # factor 0 split over two codes
+
+
+def test_mlp_probes_on_known_codes():
+    top = run("disentangled", "mlp")
+    assert top["informativeness_test"] > 0.95 and top["disentanglement"] > 0.7
+    assert top["capacities"][0] < top["capacities"][1] < top["capacities"][2]  # parameter counts
+
+
+def test_cutting_one_deep_forest_equals_fitting_each_depth_for_regressors():
+    """Regression trees consider every feature at every node, so the forest grown to depth 32 and
+    cut at depth d is the forest fitted with max_depth=d (same bootstrap draws, same splits)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    rs = np.random.RandomState(0)
+    x, x_test = rs.randn(600, 4), rs.randn(200, 4)
+    y, y_test = x[:, 0] + np.sin(2 * x[:, 1]), x_test[:, 0] + np.sin(2 * x_test[:, 1])
+    depths = (1, 2, 3, 32)
+    _, test, importances = dci_es._fit_forest_curve(depths, False, 5, x, y, x_test, y_test, 1.0)
+    for k, depth in enumerate(depths):
+        forest = RandomForestRegressor(n_estimators=5, max_depth=depth, random_state=0).fit(x, y)
+        assert test[k] == pytest.approx(1 - np.mean((forest.predict(x_test) - y_test) ** 2), abs=1e-12)
+        np.testing.assert_allclose(importances[k], forest.feature_importances_, atol=1e-12)
