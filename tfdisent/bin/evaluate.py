@@ -25,16 +25,21 @@ import os
 import sys
 import time
 
-from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, guarded, load_plugins, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-evaluate")
 
 from absl import app, flags  # noqa: E402
 
 
 from tfdisent.data import dataset_names  # noqa: E402
+from tfdisent.metrics import default_settings, metric_names  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_multi_string(
     "model_dir", None,
@@ -49,8 +54,7 @@ flags.DEFINE_string("dataset", None,
 flags.DEFINE_string("data_dir", None, "Folder with the dataset's official files (procedural datasets need none).")
 flags.DEFINE_string("metrics", "all",
                     "Comma list of metrics, or 'all' (every metric; udr only when several --model_dir "
-                    "are given). Known: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness, irs, "
-                    "unsupervised, downstream, fairness, udr.")
+                    f"are given), or 'help' (list them with their settings). Known: {', '.join(metric_names())}.")
 flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
                   "Code fed to the metrics: the posterior mean, or a sample mean + exp(logvar/2)*eps "
                   "(eps from a numpy RandomState of its own, re-seeded for every metric).")
@@ -105,10 +109,16 @@ def _progress(message: str) -> None:
 
 
 def main(argv):
+    check_plugins("tfdisent-evaluate", FLAGS.plugins)
     import logging as std_logging
     std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.metrics == "help":
+        for name in metric_names():   # built-ins, then plugins
+            settings = ", ".join(f"{k}={v!r}" for k, v in default_settings(name).items())
+            print(f"{name}: {settings}")
+        return
     if not FLAGS.output_file:
         _fail("--output_file is required")
 

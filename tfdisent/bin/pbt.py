@@ -22,13 +22,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, guarded, load_plugins, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-pbt")
 
 PROGRAM = "tfdisent-pbt"
 _fail = failer(PROGRAM)
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_enum("fitness", None, ["mig", "udr", "leaf_mig"],
                   "mig: discrete MIG on a fixed labelled subset (PBT-S-VAE); udr: mean UDR of five lock-step "
@@ -64,6 +68,7 @@ flags.DEFINE_enum("backend", "trainer", ["trainer", "toy"], "Members: tfdisent T
 
 
 def main(argv):
+    check_plugins("tfdisent-pbt", FLAGS.plugins)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.output_dir:
@@ -87,7 +92,7 @@ def main(argv):
         double_initial_population=FLAGS.double_initial_population, convergence=FLAGS.convergence,
         models_per_member=FLAGS.models_per_member, udr_points=FLAGS.udr_points, leaf_points=FLAGS.leaf_points,
         latent_dim=FLAGS.latent_dim, architecture=FLAGS.architecture, cpus_per_member=FLAGS.cpus_per_member,
-        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend)
+        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend, plugins=list(FLAGS.plugins))
     try:
         if FLAGS.generations < 0:
             raise PBTConfigError(f"--generations must be >= 0, got {FLAGS.generations}")

@@ -22,13 +22,17 @@ from __future__ import annotations
 import os
 import sys
 
-from tfdisent.bin.common import failer, guarded, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, guarded, load_plugins, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-study")
 
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 PROGRAM = "tfdisent-study"
 VERBS = ("plan", "run", "aggregate", "analyze")
 
@@ -79,6 +83,8 @@ def _load_selection(need_models: bool = True):
         _fail("--study is required")
     try:
         study = spec.load_study(FLAGS.study)
+        # --plugins (imported already) join the study file's: every Ray trial imports them too.
+        study.plugins = list(dict.fromkeys(list(study.plugins) + list(FLAGS.plugins)))
         study = spec.apply_overrides(study, steps=FLAGS.steps,
                                      metric_names=FLAGS.metrics.split(",") if FLAGS.metrics else None,
                                      metric_overrides=FLAGS.metric_override)
@@ -165,6 +171,7 @@ def _run():
 
 
 def main(argv):
+    check_plugins("tfdisent-study", FLAGS.plugins)
     import logging as std_logging
     std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
     if len(argv) != 2 or argv[1] not in VERBS:

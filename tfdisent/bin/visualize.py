@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import os
 
-from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, load_plugins, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-visualize")
 
 from absl import app, flags, logging  # noqa: E402
 
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_string("model_dir", None, "Run directory written by tfdisent-train (holds config.json and "
                     "export/<version>/), or a disentanglement_lib model (its model/tfhub TF1 Hub module or "
@@ -53,6 +57,7 @@ _fail = failer("tfdisent-visualize")
 
 
 def main(argv):
+    check_plugins("tfdisent-visualize", FLAGS.plugins)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     from tfdisent.visualize.run_dir import RunDirError, locate_run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -33,9 +33,20 @@ UNSUPERVISED_SCORES = {
     "unsupervised.gaussian_total_correlation": -1, "unsupervised.gaussian_wasserstein_correlation_norm": -1,
     "unsupervised.mutual_info_score": -1,
 }
-# The hyperparameter that sets each method's regularisation strength (annealed_vae: a *larger* c_max is weaker).
-STRENGTH = {"beta_vae": "beta", "beta_tcvae": "beta", "factor_vae": "gamma", "dip_vae_i": "lambda_od",
-            "dip_vae_ii": "lambda_od", "annealed_vae": "c_max", "info_vae": "info_lambda"}
+
+
+def method_strengths(methods) -> Dict[str, Tuple[str, bool]]:
+    """Method -> (hyperparameter, strength_increases) as each registered method class declares its
+    regularisation strength (``GaussianVAE.strength``); methods without one, or unknown here, are left out."""
+    from tfdisent.methods import METHODS_REGISTRY  # noqa: PLC0415 (imports the method classes)
+
+    out = {}
+    for method in sorted(set(methods)):
+        if method in METHODS_REGISTRY:
+            cls = METHODS_REGISTRY.get(method)
+            if cls.strength:
+                out[method] = (cls.strength, bool(cls.strength_increases))
+    return out
 
 
 def _plt():
@@ -157,12 +168,14 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
         lines += [f"![violins {dataset}]({_save(fig, report_dir, f'violins_{dataset}')})", ""]
 
     # --- TC of mean vs sampled ---------------------------------------------------------------------
-    tc = analysis.tc_vs_strength(table, STRENGTH)
+    strengths = method_strengths(table["method"].dropna().unique()) if "method" in table else {}
+    tc = analysis.tc_vs_strength(table, {method: hyper for method, (hyper, _) in strengths.items()})
     if len(tc):
         tc.to_csv(os.path.join(report_dir, "tc_mean_vs_sampled.csv"), index=False)
         lines += ["## Total correlation of the mean vs the sampled representation",
                   "Locatello et al. (2019), Fig. 1: with stronger regularisation the sampled representation's TC "
-                  "falls while the mean representation's does not (annealed_vae: a smaller c_max is stronger).", ""]
+                  "falls while the mean representation's does not (each method's strength as its class declares it; "
+                  "annealed_vae: a smaller c_max is stronger).", ""]
         methods = sorted(tc["method"].unique())
         for dataset, part in tc.groupby("dataset"):
             fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 2.8), squeeze=False)
@@ -173,7 +186,8 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(plt.NullFormatter())
                 ax.set_title(method, fontsize=9)
-                ax.set_xlabel(STRENGTH[method], fontsize=8)
+                hyper, increases = strengths[method]
+                ax.set_xlabel(hyper if increases else f"{hyper} (smaller = stronger)", fontsize=8)
             axes.flat[0].set_ylabel("Gaussian TC (median)")
             axes.flat[0].legend(fontsize=7)
             fig.suptitle(dataset)
