@@ -29,6 +29,9 @@ from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 ENTRY_POINT_GROUP = "tfdisent.plugins"
+# The packages whose registries plugins fill. Imported by name (all three are cheap: their entries
+# are lazy) before a plugin, so that what the plugin adds can be told apart from the built-ins.
+REGISTRY_MODULES = ("tfdisent.data", "tfdisent.methods", "tfdisent.metrics")
 
 
 class RegistryError(ValueError):
@@ -225,6 +228,8 @@ def import_plugins(modules: Any, paths: Sequence[str] = ()) -> Tuple[str, ...]:
 
 
 def _import_plugin(name: str, label: str) -> None:
+    for module in REGISTRY_MODULES:
+        importlib.import_module(module)
     before = {id(r): set(r._targets) for r in _REGISTRIES}
     try:
         importlib.import_module(name)
@@ -235,7 +240,7 @@ def _import_plugin(name: str, label: str) -> None:
     # Checked at registration: every entry the plugin added is loaded and validated now, so a broken
     # plugin fails before anything runs (built-ins stay lazy).
     for registry in _REGISTRIES:
-        for added in sorted(set(registry._targets) - before[id(registry)]):
+        for added in sorted(set(registry._targets) - before.get(id(registry), set())):
             try:
                 registry.get(added)
             except RegistryError as error:
