@@ -233,18 +233,21 @@ def _import_plugin(name: str, label: str) -> None:
     before = {id(r): set(r._targets) for r in _REGISTRIES}
     try:
         importlib.import_module(name)
-    except RegistryError:
-        raise
+        added = [(r, n) for r in _REGISTRIES for n in sorted(set(r._targets) - before.get(id(r), set()))]
+        # Checked at registration: every entry the plugin added is loaded and validated now, so a
+        # broken plugin fails before anything runs (built-ins stay lazy).
+        for registry, entry in added:
+            registry.get(entry)
     except Exception as error:  # noqa: BLE001 - ImportError, SyntaxError, anything its import raises
+        # Nothing half-registered: a failed plugin's names are free again.
+        added = [(r, n) for r in _REGISTRIES for n in sorted(set(r._targets) - before.get(id(r), set()))]
+        for registry, entry in added:
+            registry._targets.pop(entry, None)
+            registry._loaded.pop(entry, None)
+        sys.modules.pop(name, None)
+        if isinstance(error, RegistryError):
+            raise PluginError(f"plugin {label}: {error}") from None
         raise PluginError(f"plugin {label} failed to import: {_one_line(error)}") from None
-    # Checked at registration: every entry the plugin added is loaded and validated now, so a broken
-    # plugin fails before anything runs (built-ins stay lazy).
-    for registry in _REGISTRIES:
-        for added in sorted(set(registry._targets) - before.get(id(registry), set())):
-            try:
-                registry.get(added)
-            except RegistryError as error:
-                raise PluginError(f"plugin {label}: {error}") from None
 
 
 _discovered = False
