@@ -196,10 +196,11 @@ def _progress_callbacks() -> list:
 
 def _next_steps(run_dir: str, exported: bool) -> str:
     path = os.path.abspath(run_dir)
+    plugins = f" --plugins={','.join(FLAGS.plugins)}" if FLAGS.plugins else ""   # a plugin's dataset needs it
     lines = [f"run directory: {path}"]
     if exported:
-        lines += [f"  evaluate:    tfdisent-evaluate --model_dir={path} --metrics=mig,dci,sap",
-                  f"  pictures:    tfdisent-visualize --model_dir={path}"]
+        lines += [f"  evaluate:    tfdisent-evaluate{plugins} --model_dir={path} --metrics=mig,dci,sap",
+                  f"  pictures:    tfdisent-visualize{plugins} --model_dir={path}"]
     lines += [f"  tensorboard: tensorboard --logdir {os.path.join(path, 'logs')}"]
     return "\n".join(lines)
 
