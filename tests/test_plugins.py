@@ -411,8 +411,17 @@ def test_pbt_explores_the_plugin_methods_strength(ray_session, example_on_path, 
                            dataset="moving_squares", latent_dim=4, log_every=2, plugins=[PLUGIN])
     summary = run_pbt(settings)
     assert summary["generations"] == 2 and summary["members"] == 2
-    import pandas as pd
-    table = pd.read_csv(tmp_path / "pbt" / "population.csv")
-    assert set(table["generation"]) == {1, 2} and table["beta"].min() >= 1.0
-    meta = json.load(open(tmp_path / "pbt" / "best" / "config.json"))
-    assert meta["method"] == "cyclical_beta_vae" and "beta" in meta["hyperparameters"]
+    from tfdisent.pbt import explore, records
+
+    rows = records.read_population(str(tmp_path / "pbt" / "population.csv"))
+    initial = settings.initial_population()
+    # P = 2: the worse member copies the better after generation 1 and explores the plugin's strength.
+    copies = [r for r in rows if r["copied_from"] is not None]
+    assert len(copies) == 1 and copies[0]["generation"] == 2
+    donor_beta = initial[copies[0]["copied_from"]]["beta"]
+    assert copies[0]["beta"] in {explore.perturb("beta", donor_beta, f) for f in explore.PERTURBATION_FACTORS}
+    # ... and "beta" is the method's own hyperparameter (its declared pbt_explores), set on the model.
+    best = summary["best"]
+    row = next(r for r in rows if (r["member"], r["generation"]) == (best["member"], best["generation"]))
+    config = json.load(open(tmp_path / "pbt" / "best" / "config.json"))
+    assert config["method"] == "cyclical_beta_vae" and config["hyperparameters"]["beta"] == row["beta"]

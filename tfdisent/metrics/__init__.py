@@ -20,7 +20,12 @@ Example::
 metrics that draw the same ones (mig, dci, sap, modularity_explicitness, irs, unsupervised,
 downstream all do when started from equal random states).
 
-This package imports only numpy/scipy/scikit-learn and ``tfdisent.data`` — no TensorFlow.
+Metrics are registered by name (:mod:`tfdisent.registry`): the built-ins below with lazy module names,
+plugins with the same :func:`register_metric`; :class:`MetricProtocol` is the contract, checked when a
+metric is registered or first loaded.
+
+This package imports only numpy/scipy/scikit-learn, ``tfdisent.registry`` and ``tfdisent.data`` — no
+TensorFlow.
 """
 
 from __future__ import annotations
