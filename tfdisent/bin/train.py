@@ -25,6 +25,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from tfdisent.data import dataset_names  # noqa: E402
 from tfdisent.methods import METHODS, SemiSupervised, method_names  # noqa: E402
+from tfdisent.metrics import metric_names  # noqa: E402
 from tfdisent.models import ARCHITECTURES  # noqa: E402
 from tfdisent.models.distributions import LIKELIHOODS  # noqa: E402
 
@@ -103,7 +104,7 @@ flags.DEFINE_float("lr_plateau_min_lr", 1e-6, "Lower bound of the learning rate 
 
 flags.DEFINE_list("eval_metrics", [], "Metric progress during training: metrics (as in tfdisent-evaluate, e.g. "
                   "mig,dci) computed on the current encoder every --eval_every steps and logged to TensorBoard "
-                  "as metrics/<metric>/<score>.")
+                  f"as metrics/<metric>/<score>. Known: {', '.join(metric_names())}.")
 flags.DEFINE_integer("eval_every", 0, "Steps between metric evaluations (0: at every --checkpoint_every).",
                      lower_bound=0)
 flags.DEFINE_multi_string("eval_metric_override", [], "Setting of a progress metric, METRIC.KEY=VALUE "
