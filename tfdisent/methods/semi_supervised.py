@@ -21,7 +21,7 @@ gamma_sup(t) schedules: ``fixed`` gamma_sup; ``anneal`` min(gamma_sup, gamma_sup
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
