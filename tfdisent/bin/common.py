@@ -185,3 +185,77 @@ def guarded(program: str, main: Callable[[list], None], interrupted: str = "inte
             fail(program, f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
 
     return guarded_main
+
+
+# --- plugins ------------------------------------------------------------------------------------
+PLUGINS_HELP = ("Plugin modules to import before anything else (comma-separated, e.g. my_pkg.tfdisent_plugin): "
+                "their register_method/register_metric/register_dataset calls add methods, metrics and datasets "
+                "usable like the built-ins. Installed packages declaring a 'tfdisent.plugins' entry point are "
+                "imported without this flag.")
+
+
+def _flagfile_lines(path: str, seen: set) -> list:
+    """The arguments of an absl flagfile (one flag per line; # and // comments), nested ones expanded."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if path in seen or not os.path.isfile(path):
+        return []   # absl reports a missing flagfile itself
+    seen.add(path)
+    with open(path) as stream:
+        lines = [line.strip() for line in stream]
+    return [line for line in lines if line and not line.startswith(("#", "//"))]
+
+
+def plugins_in_argv(argv: Sequence[str], _seen: set = None) -> list:
+    """The modules named by ``--plugins`` on a command line, before absl parses it (flagfiles
+    included; the last occurrence wins, as for any absl flag). Plugins must be imported before the
+    flags are defined: their methods, datasets and hyperparameters become flag values."""
+    seen = set() if _seen is None else _seen
+    value = None
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        name, eq, text = arg.partition("=")
+        if name in ("--plugins", "-plugins", "--flagfile", "-flagfile") and not eq and i + 1 < len(args):
+            text, i = args[i + 1], i + 1
+            eq = "="
+        if name in ("--plugins", "-plugins") and eq:
+            value = [item.strip() for item in text.split(",") if item.strip()]
+        elif name in ("--flagfile", "-flagfile") and eq:
+            nested = plugins_in_argv(_flagfile_lines(text, seen), seen)
+            if nested is not None:
+                value = nested
+        i += 1
+    return value if value is not None or _seen is not None else []
+
+
+def load_plugins(program: str, argv: Sequence[str] = None) -> tuple:
+    """Imports the installed entry-point plugins and those of ``--plugins`` (read from ``argv``, by
+    default ``sys.argv``); a plugin that fails to import, takes a taken name or breaks its kind's
+    contract is ``<program>: error: ...`` and exit 2, before anything is written."""
+    from tfdisent.registry import RegistryError, import_plugins  # noqa: PLC0415
+
+    names = plugins_in_argv((sys.argv if argv is None else argv)[1:])
+    try:
+        return import_plugins(names)
+    except RegistryError as error:
+        fail(program, str(error))
+
+
+def define_plugins_flag() -> None:
+    """``--plugins`` (documented in --help; its modules were imported by :func:`load_plugins`)."""
+    from absl import flags  # noqa: PLC0415
+
+    flags.DEFINE_list("plugins", [], PLUGINS_HELP)
+
+
+def check_plugins(program: str, modules: Sequence[str]) -> tuple:
+    """Imports ``modules`` (the parsed ``--plugins``) if :func:`load_plugins` has not; one-line exit 2."""
+    from tfdisent.registry import RegistryError, import_plugins  # noqa: PLC0415
+
+    try:
+        return import_plugins(list(modules or ()))
+    except RegistryError as error:
+        fail(program, str(error))

@@ -17,14 +17,18 @@ from __future__ import annotations
 import os
 import time
 
-from tfdisent.bin.common import failer, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, load_plugins, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-encode")
 
 from absl import app, flags  # noqa: E402
 
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_enum("protocol", "rest", ["rest", "grpc"], "Transport: TF Serving's REST JSON API or gRPC "
                   "PredictionService.")
@@ -55,6 +59,7 @@ _fail = failer("tfdisent-encode")
 def check_flags(argv) -> None:
     """The checks of the parsed flags that need no server and no files (one-line error, exit 2); ``main``
     starts with them and tests/test_commands.py runs them on every documented command."""
+    check_plugins("tfdisent-encode", FLAGS.plugins)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])} (give files with --inputs)")
     if not FLAGS.output:

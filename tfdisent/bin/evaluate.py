@@ -30,16 +30,22 @@ import os
 import sys
 import time
 
-from tfdisent.bin.common import failer, guarded, print_closing, quiet_tensorflow_logs, significant  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, guarded, load_plugins, print_closing, quiet_tensorflow_logs,
+    significant)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-evaluate")
 
 from absl import app, flags  # noqa: E402
 
 
 from tfdisent.data import dataset_names  # noqa: E402
+from tfdisent.metrics import default_settings, metric_names  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_multi_string(
     "model_dir", None,
@@ -54,8 +60,7 @@ flags.DEFINE_string("dataset", None,
 flags.DEFINE_string("data_dir", None, "Folder with the dataset's official files (procedural datasets need none).")
 flags.DEFINE_string("metrics", "all",
                     "Comma list of metrics, or 'all' (every metric; udr only when several --model_dir "
-                    "are given). Known: beta_vae, factor_vae, mig, dci, sap, modularity_explicitness, irs, "
-                    "unsupervised, downstream, fairness, udr.")
+                    f"are given), or 'help' (list them with their settings). Known: {', '.join(metric_names())}.")
 flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
                   "Code fed to the metrics: the posterior mean, or a sample mean + exp(logvar/2)*eps "
                   "(eps from a numpy RandomState of its own, re-seeded for every metric).")
@@ -130,8 +135,9 @@ def _output_file(model_dir: str) -> str:
 
 def check_flags(argv) -> list:
     """Every check of the parsed flags that needs no model and no data (one-line error, exit 2):
-    arguments, --model_dir given, metric names and overrides. Returns the metric names. ``main`` starts
-    with it; tests/test_commands.py runs it on every documented command."""
+    plugins, arguments, --model_dir given, metric names and overrides. Returns the metric names. ``main``
+    starts with it; tests/test_commands.py runs it on every documented command."""
+    check_plugins("tfdisent-evaluate", FLAGS.plugins)
     from tfdisent.evaluation import evaluate
     from tfdisent.metrics import MetricError
     if len(argv) > 1:
@@ -166,6 +172,12 @@ def _score_table(report: dict) -> list:
 def main(argv):
     import logging as std_logging
     std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
+    if FLAGS.metrics == "help":
+        check_plugins("tfdisent-evaluate", FLAGS.plugins)
+        for name in metric_names():   # built-ins, then plugins
+            settings = ", ".join(f"{k}={v!r}" for k, v in default_settings(name).items())
+            print(f"{name}: {settings}")
+        return
     names = check_flags(argv)
 
     from tfdisent.data import DatasetError, load_dataset

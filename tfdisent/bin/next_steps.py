@@ -22,13 +22,18 @@ def _quote(path: str) -> str:
     return shlex.quote(os.path.abspath(path))
 
 
-def train_next_steps(run_dir: str, exported: bool) -> NextSteps:
+def _plugins_flag(plugins: Sequence[str]) -> str:
+    """`` --plugins=a,b`` when the run used plugins (a plugin's dataset or metric is needed again)."""
+    return f" --plugins={','.join(plugins)}" if plugins else ""
+
+
+def train_next_steps(run_dir: str, exported: bool, plugins: Sequence[str] = ()) -> NextSteps:
     """After ``tfdisent-train``: evaluate and picture the export (if there is one), TensorBoard."""
-    run = _quote(run_dir)
+    run, extra = _quote(run_dir), _plugins_flag(plugins)
     steps: NextSteps = []
     if exported:
-        steps += [("evaluate", f"tfdisent-evaluate --model_dir={run} --metrics={SUGGESTED_METRICS}"),
-                  ("pictures", f"tfdisent-visualize --model_dir={run}")]
+        steps += [("evaluate", f"tfdisent-evaluate{extra} --model_dir={run} --metrics={SUGGESTED_METRICS}"),
+                  ("pictures", f"tfdisent-visualize{extra} --model_dir={run}")]
     steps.append(("tensorboard", f"tensorboard --logdir {_quote(os.path.join(run_dir, 'logs'))}"))
     return steps
 
@@ -45,14 +50,15 @@ def study_next_steps(output_dir: str, verb: str, has_results: bool = True) -> Ne
     return steps
 
 
-def pbt_next_steps(output_dir: str, export: Optional[str]) -> NextSteps:
+def pbt_next_steps(output_dir: str, export: Optional[str], plugins: Sequence[str] = ()) -> NextSteps:
     """After ``tfdisent-pbt``: evaluate and picture the best model (when it was exported: the toy
     backend exports none), TensorBoard over the population."""
-    best = os.path.join(output_dir, "best")
+    best, extra = os.path.join(output_dir, "best"), _plugins_flag(plugins)
     steps: NextSteps = []
     if export:
-        steps += [("evaluate best", f"tfdisent-evaluate --model_dir={_quote(best)} --metrics={SUGGESTED_METRICS}"),
-                  ("pictures", f"tfdisent-visualize --model_dir={_quote(best)}")]
+        steps += [("evaluate best",
+                   f"tfdisent-evaluate{extra} --model_dir={_quote(best)} --metrics={SUGGESTED_METRICS}"),
+                  ("pictures", f"tfdisent-visualize{extra} --model_dir={_quote(best)}")]
     steps.append(("tensorboard", f"tensorboard --logdir {_quote(os.path.join(output_dir, 'logs'))}"))
     return steps
 

@@ -24,13 +24,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from tfdisent.bin.common import failer, guarded, print_closing, quiet_tensorflow_logs, significant  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, guarded, load_plugins, print_closing, quiet_tensorflow_logs,
+    significant)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-pbt")
 
 PROGRAM = "tfdisent-pbt"
 _fail = failer(PROGRAM)
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_enum("fitness", None, ["mig", "udr", "leaf_mig", "mig_sup", "dcimig", "jemmig", "mcc"],
                   "mig: discrete MIG on a fixed labelled subset (PBT-S-VAE); udr: mean UDR of five lock-step "
@@ -72,6 +77,7 @@ def check_flags(argv) -> None:
     """Every check of the parsed flags that needs no data and no Ray (one-line error, exit 2); ``main``
     starts with it, tests/test_commands.py runs it on every documented command."""
     from tfdisent.pbt.explore import PBTConfigError
+    check_plugins(PROGRAM, FLAGS.plugins)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.output_dir:
@@ -100,7 +106,8 @@ def _settings():
         double_initial_population=FLAGS.double_initial_population, convergence=FLAGS.convergence,
         models_per_member=FLAGS.models_per_member, udr_points=FLAGS.udr_points, leaf_points=FLAGS.leaf_points,
         latent_dim=FLAGS.latent_dim, architecture=FLAGS.architecture, cpus_per_member=FLAGS.cpus_per_member,
-        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend, ray_verbose=FLAGS.ray_verbose)
+        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend, ray_verbose=FLAGS.ray_verbose,
+        plugins=list(FLAGS.plugins))
 
 
 def main(argv):
@@ -137,7 +144,7 @@ def main(argv):
                    f"  population table: {os.path.join(out, 'population.csv')}",
                    f"  best model:       {os.path.join(out, 'best')}"
                    + ("" if summary.get("export") else " (no SavedModel: the toy backend exports none)")],
-                  pbt_next_steps(out, summary.get("export")))
+                  pbt_next_steps(out, summary.get("export"), FLAGS.plugins))
 
 
 def run():

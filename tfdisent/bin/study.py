@@ -25,13 +25,17 @@ from __future__ import annotations
 import os
 import sys
 
-from tfdisent.bin.common import failer, guarded, print_closing, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, guarded, load_plugins, print_closing, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-study")
 
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 PROGRAM = "tfdisent-study"
 VERBS = ("plan", "run", "aggregate", "analyze")
 
@@ -84,6 +88,8 @@ def _load_selection(need_models: bool = True):
         _fail("--study is required")
     try:
         study = spec.load_study(FLAGS.study)
+        # --plugins (imported already) join the study file's: every Ray trial imports them too.
+        study.plugins = list(dict.fromkeys(list(study.plugins) + list(FLAGS.plugins)))
         study = spec.apply_overrides(study, steps=FLAGS.steps,
                                      metric_names=FLAGS.metrics.split(",") if FLAGS.metrics else None,
                                      metric_overrides=FLAGS.metric_override)
@@ -178,6 +184,7 @@ def check_flags(argv) -> None:
     """Every check of the parsed flags that needs no Ray and no study directory (one-line error, exit 2):
     the verb, the study file and selection (plan, run), --output_dir given. ``main`` starts with it;
     tests/test_commands.py runs it on every documented command."""
+    check_plugins("tfdisent-study", FLAGS.plugins)
     if len(argv) != 2 or argv[1] not in VERBS:
         _fail(f"expected one verb, {', '.join(VERBS)}; got {' '.join(argv[1:]) or 'none'} "
               f"(e.g. {PROGRAM} plan --study=cpu_small)")

@@ -13,19 +13,25 @@ import os
 import sys
 import time
 
-from tfdisent.bin.common import failer, print_closing, quiet_tensorflow_logs, significant  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, load_plugins, print_closing, quiet_tensorflow_logs, significant)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-train")
 
 from absl import app, flags, logging  # noqa: E402
 
 
 from tfdisent.data import dataset_names  # noqa: E402
 from tfdisent.methods import METHODS, SemiSupervised, method_names  # noqa: E402
+from tfdisent.metrics import metric_names  # noqa: E402
 from tfdisent.models import ARCHITECTURES  # noqa: E402
 from tfdisent.models.distributions import LIKELIHOODS  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
+_fail = failer("tfdisent-train")
 
 flags.DEFINE_enum("method", "beta_tcvae", method_names(), "Objective to train.")
 flags.DEFINE_enum("dataset", "dsprites", dataset_names(), "Ground-truth dataset (procedural dSprites by default).")
@@ -65,6 +71,13 @@ def _define_hyperparameter_flags():
             by_name.setdefault(h.name, []).append((method_name, h))
     for name, uses in sorted(by_name.items()):
         first = uses[0][1]
+        # A plugin method's hyperparameter becomes a flag like the built-ins'; it must not clash.
+        kinds = {h.kind for _, h in uses}
+        if len(kinds) > 1:
+            _fail(f"hyperparameter --{name} is declared with different types by "
+                  f"{', '.join(f'{m} ({h.kind.__name__})' for m, h in uses)}")
+        if name in FLAGS:
+            _fail(f"method {uses[0][0]} declares hyperparameter {name!r}, which is already a tfdisent-train flag")
         doc = "; ".join(f"{m}: {h.help} (default {h.default})" for m, h in uses)
         if first.kind is str:
             choices = sorted({c for _, h in uses for c in (h.choices or ())})
@@ -75,8 +88,6 @@ def _define_hyperparameter_flags():
             flags.DEFINE_float(name, None, doc, lower_bound=first.lower_bound, upper_bound=first.upper_bound)
     return tuple(sorted(by_name))
 
-
-_HYPERPARAMETER_FLAGS = _define_hyperparameter_flags()
 
 # Training schedule options (Burgess et al. 2018; Abdi et al. 2019), for every method.
 flags.DEFINE_float("capacity_max", None, "Progressive capacity: replace KL by |KL - C(t)|, C growing linearly "
@@ -93,7 +104,7 @@ flags.DEFINE_float("lr_plateau_min_lr", 1e-6, "Lower bound of the learning rate 
 
 flags.DEFINE_list("eval_metrics", [], "Metric progress during training: metrics (as in tfdisent-evaluate, e.g. "
                   "mig,dci) computed on the current encoder every --eval_every steps and logged to TensorBoard "
-                  "as metrics/<metric>/<score>.")
+                  f"as metrics/<metric>/<score>. Known: {', '.join(metric_names())}.")
 flags.DEFINE_integer("eval_every", 0, "Steps between metric evaluations (0: at every --checkpoint_every).",
                      lower_bound=0)
 flags.DEFINE_multi_string("eval_metric_override", [], "Setting of a progress metric, METRIC.KEY=VALUE "
@@ -125,6 +136,9 @@ flags.DEFINE_float("heldout_train_fraction", 0.3, "Share of the factor grid in t
                    "(the reference's 0.3).")
 flags.DEFINE_integer("heldout_seed", 0, "Seed of the random split.")
 
+# After every other flag, so a plugin hyperparameter that clashes with one is a one-line error.
+_HYPERPARAMETER_FLAGS = _define_hyperparameter_flags()
+
 _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", "latent_dim", "steps",
                  "batch_size", "learning_rate", "seed", "data_seed", "capacity_max", "capacity_steps",
                  "capacity_start", "init_from", "lr_plateau_patience", "lr_plateau_factor", "lr_plateau_min_lr",
@@ -136,8 +150,6 @@ _CONFIG_FLAGS = ("method", "dataset", "data_dir", "architecture", "likelihood", 
 # dlib_conv, batch 64, 3000 steps at 1077 img/s on average, warm-up included).
 _MEASURED_IMAGES_PER_SECOND = 1000
 
-
-_fail = failer("tfdisent-train")
 
 
 def _hyperparameters(method: str) -> dict:
@@ -227,6 +239,7 @@ def _protocol_summary(config, training_data) -> str:
 def check_flags(argv) -> None:
     """Every check of the parsed flags that needs no data, run directory or training (one-line error,
     exit 2). ``main`` starts with it; tests/test_commands.py runs it on every documented command."""
+    check_plugins("tfdisent-train", FLAGS.plugins)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     _hyperparameters(FLAGS.method)
@@ -281,7 +294,7 @@ def main(argv):
     print_closing([f"done: step {results['step']}; held-out {summary}"
                    + (f"; {active} active latents" if active is not None else ""),
                    f"run directory: {os.path.abspath(run_dir)}"],
-                  train_next_steps(run_dir, bool(results.get("export"))))
+                  train_next_steps(run_dir, bool(results.get("export")), FLAGS.plugins))
 
 
 def run():

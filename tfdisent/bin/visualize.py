@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import os
 
-from tfdisent.bin.common import failer, print_closing, quiet_tensorflow_logs  # noqa: E402
+from tfdisent.bin.common import (  # noqa: E402
+    check_plugins, define_plugins_flag, failer, load_plugins, print_closing, quiet_tensorflow_logs)
 
 quiet_tensorflow_logs()
+# Plugins first: their methods, metrics and datasets are flag values below.
+load_plugins("tfdisent-visualize")
 
 from absl import app, flags, logging  # noqa: E402
 
 
 FLAGS = flags.FLAGS
+define_plugins_flag()
 
 flags.DEFINE_string("model_dir", None, "Run directory written by tfdisent-train (holds config.json and "
                     "export/<version>/), or a disentanglement_lib model (its model/tfhub TF1 Hub module or "
@@ -56,6 +60,7 @@ def check_flags(argv) -> None:
     """The checks of the parsed flags that need no model (one-line error, exit 2; the model path is
     checked by ``locate_run``); ``main`` starts with them, tests/test_commands.py runs them on every
     documented command."""
+    check_plugins("tfdisent-visualize", FLAGS.plugins)
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
 

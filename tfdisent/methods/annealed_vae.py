@@ -17,6 +17,13 @@ class AnnealedVAE(GaussianVAE):
         Hyperparameter("c_max", 25.0, "final capacity C in nats"),
         Hyperparameter("iteration_threshold", 100000, "steps over which C grows to c_max", int, lower_bound=1),
     )
+    # The capacity is the method's knob (Burgess et al. 2018, Sec. 4: the KL is pushed towards C, so
+    # a smaller c_max allows less information through, i.e. regularises more; gamma only sets how
+    # hard the target is enforced, and is large in every published setting). c_max is fixed when
+    # the schedule is built, so PBT explores the mutable gamma, as it did before strengths moved here.
+    strength = "c_max"
+    strength_increases = False
+    pbt_explores = ("gamma",)
 
     def __init__(self, encoder, decoder, *, gamma: float = 1000.0, c_max: float = 25.0,
                  iteration_threshold: int = 100000, capacity=None, **kwargs):

@@ -8,6 +8,19 @@ Subclasses override :meth:`regularizer` only, returning the total and its named 
 method reads like its paper's equation. Losses are summed over pixels/latents and averaged over
 the batch.
 
+:meth:`GaussianVAE.forward` is a fixed sequence of hooks, so a method that changes one step overrides
+that step only:
+
+    posterior_parameters(data) -> x, mean, logvar      (encode: the one float32 cast of q's parameters)
+    sample(mean, logvar) -> z                          (z ~ q(z|x), the step's stateless seed)
+    decode(z) -> logits                                (the one float32 cast of the decoder output)
+    reconstruction_loss(x, logits), kl_per_dim(mean, logvar)
+    regularizer(kl, mean, logvar, z)                   (the method's equation)
+    auxiliary_loss(data)                               (extra weighted terms, e.g. supervision)
+
+(weak supervision overrides ``posterior_parameters``, semi-supervision ``auxiliary_loss``, most
+methods ``regularizer`` only).
+
 Every method may additionally use the progressive capacity increase of Burgess et al. (2018):
 with a :class:`~tfdisent.methods.schedules.CapacitySchedule`, the KL term KL becomes |KL - C(t)|.
 """
@@ -57,6 +70,14 @@ class GaussianVAE(keras.Model):
     method_name = "gaussian_vae"
     # The objective's hyperparameters (constructor keyword arguments and ``tfdisent-train`` flags).
     hyperparameters: Tuple[Hyperparameter, ...] = ()
+    # The hyperparameter that sets the regularisation strength (study reports plot against it) and its
+    # direction: True when a larger value regularises more (beta), False when a smaller one does
+    # (annealed_vae's capacity c_max). None: the method has no single strength.
+    strength: Optional[str] = None
+    strength_increases: bool = True
+    # Mutable hyperparameters population-based training may explore (tfdisent.pbt drives the first with
+    # its beta schedule, which grows a value to strengthen the regularisation). Empty: not for PBT.
+    pbt_explores: Tuple[str, ...] = ()
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *, likelihood: str = "bernoulli",
                  dataset_size: int = 1, capacity: Optional[CapacitySchedule] = None, seed: int = 0,
@@ -139,26 +160,67 @@ class GaussianVAE(keras.Model):
         """Returns ``{"regularizer": total, <named terms>...}``. ``kl`` is the batch-mean KL."""
         raise NotImplementedError
 
-    def forward(self, x: tf.Tensor, training: bool = True) -> Dict[str, tf.Tensor]:
+    # --- the forward pass, one hook per step (see the module docstring) ---------------------------
+    def encode(self, x: tf.Tensor, training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
+        """(mean, logvar) of q(z|x), in float32.
+
+        Distributions and losses are computed in float32 even when the networks run in mixed
+        precision (the log-densities and logsumexps of the estimators need the range): this and
+        :meth:`decode` are the only places the network outputs are cast.
+        """
+        return tuple(tf.cast(t, tf.float32) for t in self.encoder(x, training=training))
+
+    def decode(self, z: tf.Tensor, training: bool) -> tf.Tensor:
+        """Logits of p(x|z), in float32 (see :meth:`encode`)."""
+        return tf.cast(self.decoder(z, training=training), tf.float32)
+
+    def posterior_parameters(self, data, training: bool) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor, Dict[str, tf.Tensor]]:
+        """The observations x the loss reconstructs, the parameters (mean, logvar) of the posterior z
+        is drawn from, and extra terms to log. Default: ``data`` is the batch x (or a dict holding it
+        under ``"x"``, as the labelled streams do) and the posterior is q(z|x)."""
+        x = data["x"] if isinstance(data, dict) else data
+        mean, logvar = self.encode(x, training)
+        return x, mean, logvar, {}
+
+    def sample(self, mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
+        """z ~ N(mean, diag(exp(logvar))) with the step's stateless seed (reparameterised)."""
+        return distributions.posterior(mean, logvar).sample(seed=self.step_seed(0))
+
+    def reconstruction_loss(self, x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        """Batch mean of -log p(x|z), summed over pixels."""
+        return tf.reduce_mean(distributions.reconstruction_loss(x, logits, self.likelihood))
+
+    def kl_per_dim(self, mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
+        """Batch mean of KL(q(z_j|x) || N(0, 1)) per latent j: [D]."""
+        return tf.reduce_mean(distributions.kl_divergence_per_dim(mean, logvar), axis=0)
+
+    def auxiliary_loss(self, data, training: bool) -> Tuple[Optional[tf.Tensor], Dict[str, tf.Tensor]]:
+        """An extra loss added to reconstruction + regularizer (None: none) and its terms to log."""
+        del data, training
+        return None, {}
+
+    def forward(self, data, training: bool = True) -> Dict[str, tf.Tensor]:
         """Encodes, samples z ~ q(z|x) with the step's seed, decodes and evaluates every loss term.
 
         Returns the scalar terms (``loss``, ``reconstruction``, ``kl``, ``elbo``, ``regularizer``,
         method terms, ``kl_per_dim`` [D]) and the tensors ``mean``, ``logvar``, ``z``.
         """
-        # Distributions and losses are computed in float32 even when the networks run in
-        # mixed_float16 (the log-densities and logsumexps of the estimators need the range).
-        mean, logvar = (tf.cast(t, tf.float32) for t in self.encoder(x, training=training))
-        z = distributions.posterior(mean, logvar).sample(seed=self.step_seed(0))
-        logits = tf.cast(self.decoder(z, training=training), tf.float32)
-        reconstruction = tf.reduce_mean(distributions.reconstruction_loss(x, logits, self.likelihood))
-        kl_per_dim = tf.reduce_mean(distributions.kl_divergence_per_dim(mean, logvar), axis=0)
+        x, mean, logvar, extra = self.posterior_parameters(data, training)
+        z = self.sample(mean, logvar)
+        logits = self.decode(z, training)
+        reconstruction = self.reconstruction_loss(x, logits)
+        kl_per_dim = self.kl_per_dim(mean, logvar)
         kl = tf.reduce_sum(kl_per_dim)
         terms = dict(self.regularizer(kl, mean, logvar, z))
         terms.update(loss=reconstruction + terms["regularizer"], reconstruction=reconstruction, kl=kl,
-                     elbo=-(reconstruction + kl), kl_per_dim=kl_per_dim)
+                     elbo=-(reconstruction + kl), kl_per_dim=kl_per_dim, **extra)
         if self.capacity is not None:
             terms["capacity"] = self.capacity(self.step)
         terms.update(mean=mean, logvar=logvar, z=z)
+        added, auxiliary = self.auxiliary_loss(data, training)
+        if added is not None:
+            terms["loss"] = terms["loss"] + added
+        terms.update(auxiliary)
         return terms
 
     @staticmethod

@@ -27,6 +27,8 @@ from tfdisent.methods.hyperparameters import Hyperparameter
 
 class BetaTCVAE(GaussianVAE):
     method_name = "beta_tcvae"
+    strength = "beta"
+    pbt_explores = ("beta",)
     hyperparameters = (
         Hyperparameter("beta", 6.0, "weight of the total correlation (the loss adds (beta - 1) TC)",
                        mutable=True),

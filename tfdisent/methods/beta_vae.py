@@ -12,6 +12,8 @@ from tfdisent.methods.hyperparameters import Hyperparameter
 class BetaVAE(GaussianVAE):
     method_name = "beta_vae"
     hyperparameters = (Hyperparameter("beta", 4.0, "weight of the KL term", mutable=True),)
+    strength = "beta"
+    pbt_explores = ("beta",)
 
     def __init__(self, encoder, decoder, *, beta: float = 4.0, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
@@ -28,6 +30,8 @@ class VAE(BetaVAE):
 
     method_name = "vae"
     hyperparameters = ()
+    strength = None
+    pbt_explores = ()
 
     def __init__(self, encoder, decoder, **kwargs):
         super().__init__(encoder, decoder, beta=1.0, **kwargs)

@@ -17,6 +17,8 @@ from tfdisent.methods.hyperparameters import Hyperparameter, defaults
 
 class DIPVAE(GaussianVAE):
     method_name = "dip_vae"
+    strength = "lambda_od"
+    pbt_explores = ("lambda_od",)
     dip_type = "i"
     hyperparameters = (
         Hyperparameter("lambda_od", 10.0, "weight of the off-diagonal covariance penalty", mutable=True),

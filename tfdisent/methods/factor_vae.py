@@ -26,6 +26,8 @@ from tfdisent.models.discriminator import FactorDiscriminator
 
 class FactorVAE(GaussianVAE):
     method_name = "factor_vae"
+    strength = "gamma"
+    pbt_explores = ("gamma",)
     hyperparameters = (
         Hyperparameter("gamma", 40.0, "weight of the discriminator's total-correlation estimate", mutable=True),
         Hyperparameter("discriminator_learning_rate", 1e-4, "discriminator Adam learning rate"),

@@ -50,6 +50,9 @@ class HFSVAE(GaussianVAE):
         Hyperparameter("num_latent_pairs", 25, "latent pairs drawn per step for the support distance (all pairs "
                        "when the code has fewer)", int, lower_bound=1),
     )
+    # The support-factorisation weight is what the paper varies (Roth et al. 2023, Eq. 6).
+    strength = "gamma"
+    pbt_explores = ("gamma",)
 
     def __init__(self, encoder, decoder, *, beta: float = 1.0, gamma: float = 1.0, num_latent_pairs: int = 25,
                  **kwargs):

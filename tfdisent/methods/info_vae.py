@@ -18,11 +18,17 @@ from tfdisent.methods.hyperparameters import Hyperparameter
 
 class InfoVAE(GaussianVAE):
     method_name = "info_vae"
+    # The MMD weight; PBT's beta schedule (1..437, Estermann et al. 2020) is not a range for lambda
+    # (1000 by default), so PBT does not explore it.
+    strength = "info_lambda"
     hyperparameters = (
         Hyperparameter("info_alpha", 0.0, "alpha; the KL weight is 1 - alpha", lower_bound=None, upper_bound=1.0),
         Hyperparameter("info_lambda", 1000.0, "lambda; the MMD weight is alpha + lambda - 1", mutable=True),
         Hyperparameter("mmd_kernel", "imq", "MMD kernel", str, choices=MMD_KERNELS, lower_bound=None),
     )
+    # The MMD weight is the regularisation the study varies (Zhao et al. 2019, Eq. 6); PBT does not
+    # explore it (not among the paper's PBT methods).
+    strength = "info_lambda"
 
     def __init__(self, encoder, decoder, *, info_alpha: float = 0.0, info_lambda: float = 1000.0,
                  mmd_kernel: str = "imq", **kwargs):

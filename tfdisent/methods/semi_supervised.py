@@ -21,7 +21,7 @@ gamma_sup(t) schedules: ``fixed`` gamma_sup; ``anneal`` min(gamma_sup, gamma_sup
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -125,6 +125,10 @@ class SemiSupervised:
     is the same when a run resumes; its validation part is ``self.labelled.validation_*``.
     """
 
+    # Labels enter the training: not for the unsupervised PBT of tfdisent.pbt (the strengths of the
+    # unsupervised objectives still apply to study reports).
+    pbt_explores = ()
+
     def __init__(self, encoder, decoder, *, gamma_sup: float = 4.0, supervised_loss: str = "xent",
                  gamma_schedule: str = "fixed", gamma_threshold: int = 10000, num_labels: int = 1000,
                  labeller: str = "perfect", **kwargs):
@@ -175,22 +179,18 @@ class SemiSupervised:
 
     def supervised_term(self, x_labelled: tf.Tensor, y_labelled: tf.Tensor, training: bool) -> tf.Tensor:
         """L_sup on the first L latent means of the labelled batch."""
-        mean, _ = self.encoder(x_labelled, training=training)
+        mean, _ = self.encode(x_labelled, training)
         num_labels = len(self.supervised_head.label_sizes)
-        return self.supervised_head(tf.cast(mean, tf.float32)[:, :num_labels], tf.cast(y_labelled, tf.float32))
+        return self.supervised_head(mean[:, :num_labels], tf.cast(y_labelled, tf.float32))
 
-    def forward(self, data, training: bool = True) -> Dict[str, tf.Tensor]:
-        """The unsupervised terms on ``data["x"]`` plus gamma_sup(t) * L_sup on the labelled batch.
-
-        A plain tensor (no labels, e.g. ``test_step`` on observations) gives the unsupervised terms only.
-        """
+    def auxiliary_loss(self, data, training: bool):
+        """gamma_sup(t) * L_sup on the labelled batch of ``data`` (Eq. 2); a plain tensor (no labels,
+        e.g. ``test_step`` on observations) adds nothing."""
         if not isinstance(data, dict):
-            return super().forward(data, training=training)
-        terms = dict(super().forward(data["x"], training=training))
+            return None, {}
         supervised = self.supervised_term(data["x_labelled"], data["y_labelled"], training)
         gamma = self.gamma_sup_at()
-        terms.update(loss=terms["loss"] + gamma * supervised, supervised_loss=supervised, gamma_sup=gamma)
-        return terms
+        return gamma * supervised, {"supervised_loss": supervised, "gamma_sup": gamma}
 
     def checkpoint_objects(self):
         objects = super().checkpoint_objects()

@@ -37,7 +37,6 @@ import tensorflow as tf
 from tfdisent.data import weak_pairs
 from tfdisent.methods.base import GaussianVAE
 from tfdisent.methods.hyperparameters import Hyperparameter
-from tfdisent.models import distributions
 
 AGGREGATIONS = ("gvae", "ml_vae")
 
@@ -84,6 +83,9 @@ class WeakVAE(GaussianVAE):
     """Base of the four weakly supervised objectives; ``aggregation`` and ``use_labels`` pick one."""
 
     method_name = "weak_vae"
+    strength = "beta"
+    # Not explored by PBT: tfdisent.pbt is the unsupervised PBT of Estermann et al. (2020).
+    pbt_explores = ()
     aggregation = "gvae"
     use_labels = False
     hyperparameters = (
@@ -133,32 +135,21 @@ class WeakVAE(GaussianVAE):
             return tf.logical_not(changed)
         return adaptive_shared_mask(pair_divergence(mean1, logvar1, mean2, logvar2))
 
-    def forward(self, data, training: bool = True) -> Dict[str, tf.Tensor]:
-        """Eq. 7 on a batch of pairs ``(x1, x2, changed)``; terms as in :meth:`GaussianVAE.forward`."""
+    def posterior_parameters(self, data, training: bool):
+        """Eq. 6 on a batch of pairs ``(x1, x2, changed)``: x = [x1; x2] and the aggregated posteriors
+        [q~(z|x1); q~(z|x2)], so the base class' means over the 2B observations are Eq. 7's
+        1/2 (rec1 + rec2) and 1/2 (KL1 + KL2) of batch means."""
         x1, x2, changed = data
         batch = tf.shape(x1)[0]
+        x = tf.concat([x1, x2], 0)
         # One encoder call for both halves; q(z|x) of each observation is unaffected by the other.
-        mean, logvar = (tf.cast(t, tf.float32) for t in self.encoder(tf.concat([x1, x2], 0), training=training))
+        mean, logvar = self.encode(x, training)
         mean1, mean2 = mean[:batch], mean[batch:]
         logvar1, logvar2 = logvar[:batch], logvar[batch:]
         shared = self.shared_latents(mean1, logvar1, mean2, logvar2, changed)
         m1, v1, m2, v2 = aggregate_posteriors(mean1, logvar1, mean2, logvar2, shared, self.aggregation)
-        agg_mean, agg_logvar = tf.concat([m1, m2], 0), tf.concat([v1, v2], 0)
-        z = distributions.posterior(agg_mean, agg_logvar).sample(seed=self.step_seed(0))
-        logits = tf.cast(self.decoder(z, training=training), tf.float32)
-        x = tf.concat([x1, x2], 0)
-        # Means over the 2B observations = 1/2 (rec1 + rec2) and 1/2 (KL1 + KL2) of batch means.
-        reconstruction = tf.reduce_mean(distributions.reconstruction_loss(x, logits, self.likelihood))
-        kl_per_dim = tf.reduce_mean(distributions.kl_divergence_per_dim(agg_mean, agg_logvar), axis=0)
-        kl = tf.reduce_sum(kl_per_dim)
-        terms = dict(self.regularizer(kl, agg_mean, agg_logvar, z))
-        terms.update(loss=reconstruction + terms["regularizer"], reconstruction=reconstruction, kl=kl,
-                     elbo=-(reconstruction + kl), kl_per_dim=kl_per_dim,
-                     shared_latents=tf.reduce_mean(tf.reduce_sum(tf.cast(shared, tf.float32), axis=1)))
-        if self.capacity is not None:
-            terms["capacity"] = self.capacity(self.step)
-        terms.update(mean=agg_mean, logvar=agg_logvar, z=z)
-        return terms
+        shared_count = tf.reduce_mean(tf.reduce_sum(tf.cast(shared, tf.float32), axis=1))
+        return x, tf.concat([m1, m2], 0), tf.concat([v1, v2], 0), {"shared_latents": shared_count}
 
     def optimization_step(self, data) -> Dict[str, tf.Tensor]:
         """One Adam step on Eq. 7 for a batch of pairs; returns this batch's terms."""

@@ -20,57 +20,110 @@ Example::
 metrics that draw the same ones (mig, dci, sap, modularity_explicitness, irs, unsupervised,
 downstream all do when started from equal random states).
 
-This package imports only numpy/scipy/scikit-learn and ``tfdisent.data`` — no TensorFlow.
+Metrics are registered by name (:mod:`tfdisent.registry`): the built-ins below with lazy module names,
+plugins with the same :func:`register_metric`; :class:`MetricProtocol` is the contract, checked when a
+metric is registered or first loaded.
+
+This package imports only numpy/scipy/scikit-learn, ``tfdisent.registry`` and ``tfdisent.data`` — no
+TensorFlow.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
 from tfdisent.metrics.utils import MetricError, SampleCache, as_ground_truth, check_random_state, to_python
+from tfdisent.registry import RegistryError, describe_target, new_registry
 
-# name -> module; ``all`` in the CLI means every name below (udr only with several models).
-_MODULES: Dict[str, str] = {
-    "beta_vae": "tfdisent.metrics.beta_vae",
-    "factor_vae": "tfdisent.metrics.factor_vae",
-    "mig": "tfdisent.metrics.mig",
-    "dci": "tfdisent.metrics.dci",
-    "sap": "tfdisent.metrics.sap",
-    "modularity_explicitness": "tfdisent.metrics.modularity_explicitness",
-    "irs": "tfdisent.metrics.irs",
-    "unsupervised": "tfdisent.metrics.unsupervised",
-    "downstream": "tfdisent.metrics.downstream",
-    "fairness": "tfdisent.metrics.fairness",
-    "udr": "tfdisent.metrics.udr",
-    "sparsity": "tfdisent.metrics.sparsity",
-    "mig_sup": "tfdisent.metrics.mig_sup",
-    "dcimig": "tfdisent.metrics.dcimig",
-    "jemmig": "tfdisent.metrics.jemmig",
-    "infomec": "tfdisent.metrics.infomec",
-    "mcc": "tfdisent.metrics.mcc",
-    "dci_es": "tfdisent.metrics.dci_es",
-    "flatness": "tfdisent.metrics.flatness",
-    "factored_components": "tfdisent.metrics.factored_components",
-    "fos": "tfdisent.metrics.fos",
-    "heldout_r2": "tfdisent.metrics.heldout_r2",
-}
 
-__all__ = ["MetricError", "SampleCache", "compute", "default_settings", "is_multi_model",
-           "metric_names", "parse_setting", "resolve_settings"]
+@runtime_checkable
+class MetricProtocol(Protocol):
+    """What a metric provides (a module or any object with these members), checked at registration.
+
+    * ``DEFAULTS``: dict of settings -> default values (their types type the overrides);
+    * ``NEEDS_FACTORS``: whether it needs ground-truth factors (False: observations suffice);
+    * ``compute(dataset, representation_fn, random_state, settings, cache) -> dict`` of scores;
+    * optional ``CHOICES``: dict setting -> allowed values (default ``{}``); every default must be
+      among its own choices;
+    * optional ``MULTI_MODEL``: True when ``representation_fn`` is a list of models (default False).
+    """
+
+    DEFAULTS: Mapping[str, Any]
+    NEEDS_FACTORS: bool
+
+    def compute(self, dataset, representation_fn, random_state, settings: Dict[str, Any],
+                cache: Optional[SampleCache]) -> dict: ...
+
+
+REQUIRED_MEMBERS = ("DEFAULTS", "NEEDS_FACTORS", "compute")
+
+
+def check_metric(name: str, metric: Any) -> None:
+    """The :class:`MetricProtocol` contract; one-line RegistryError naming the metric and the member."""
+    where = f"metric {name!r} ({describe_target(metric)})"
+    for member in REQUIRED_MEMBERS:
+        if not hasattr(metric, member):
+            raise RegistryError(f"{where} lacks {member}")
+    if not isinstance(metric.DEFAULTS, Mapping):
+        raise RegistryError(f"{where}: DEFAULTS must be a dict of settings")
+    if not isinstance(metric.NEEDS_FACTORS, bool):
+        raise RegistryError(f"{where}: NEEDS_FACTORS must be True or False")
+    if not isinstance(getattr(metric, "MULTI_MODEL", False), bool):
+        raise RegistryError(f"{where}: MULTI_MODEL must be True or False")
+    if not callable(metric.compute):
+        raise RegistryError(f"{where}: compute is not callable")
+    choices = getattr(metric, "CHOICES", {})
+    if not isinstance(choices, Mapping):
+        raise RegistryError(f"{where}: CHOICES must be a dict of setting -> allowed values")
+    for key, allowed in choices.items():
+        if key not in metric.DEFAULTS:
+            raise RegistryError(f"{where}: CHOICES names {key!r}, which is not in DEFAULTS")
+        default = metric.DEFAULTS[key]
+        bad = [v for v in (default if isinstance(default, tuple) else (default,)) if v not in tuple(allowed)]
+        if bad:
+            raise RegistryError(f"{where}: DEFAULTS[{key!r}] = {default!r} is not in its own CHOICES "
+                                f"({', '.join(map(str, allowed))})")
+
+
+# Registration order is the listing order (``all`` in the CLI; cheap metrics first).
+METRICS = new_registry("metric", check_metric, sort_names=False)
+
+
+def register_metric(name: str, target: Any) -> Any:
+    """Registers a metric (a module or object following :class:`MetricProtocol`, or a lazy
+    ``"package.module[:attr]"``) under ``name``. A taken name or a broken contract is one line."""
+    return METRICS.register(name, target)
+
+
+# ``all`` in the CLI means every name below (udr only with several models).
+for _name in ("beta_vae", "factor_vae", "mig", "dci", "sap", "modularity_explicitness", "irs", "unsupervised",
+              "downstream", "fairness", "udr", "sparsity",
+              # post-2019 metrics (issue 20)
+              "mig_sup", "dcimig", "jemmig", "infomec", "mcc", "dci_es", "flatness", "factored_components",
+              "fos", "heldout_r2"):
+    register_metric(_name, f"tfdisent.metrics.{_name}")
+
+# name -> "module" (read-only; kept for callers of the former dict).
+_MODULES = METRICS.target_view()
+
+__all__ = ["MetricError", "MetricProtocol", "SampleCache", "check_metric", "compute", "default_settings",
+           "is_multi_model", "metric_names", "parse_setting", "register_metric", "resolve_settings"]
 
 
 def metric_names() -> List[str]:
-    """Names accepted by :func:`compute`, in a stable order (cheap metrics first)."""
-    return list(_MODULES)
+    """Names accepted by :func:`compute`, in a stable order (cheap metrics first, then plugins)."""
+    return METRICS.names()
 
 
 def _module(name: str):
-    if name not in _MODULES:
-        raise MetricError(f"unknown metric {name!r}; known metrics: {', '.join(_MODULES)}")
-    return importlib.import_module(_MODULES[name])
+    if name not in METRICS:
+        raise MetricError(f"unknown metric {name!r}; known metrics: {', '.join(metric_names())}")
+    try:
+        return METRICS.get(name)
+    except RegistryError as error:
+        raise MetricError(str(error)) from None
 
 
 def is_multi_model(name: str) -> bool:

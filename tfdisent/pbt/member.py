@@ -38,9 +38,15 @@ from tfdisent.training.resources import configure_tensorflow
 
 META_FILE = "pbt_member.json"
 NAN_SCORE = -1.0
-# The method hyperparameter PBT searches under the name "beta" (Trainer.hyperparameters names).
-STRENGTH = {"beta_vae": "beta", "beta_tcvae": "beta", "factor_vae": "gamma", "annealed_vae": "gamma",
-            "dip_vae_i": "lambda_od", "dip_vae_ii": "lambda_od"}
+
+
+def import_static_plugins(static: Mapping[str, object]) -> None:
+    """Imports the run's plugins (``plugins``, found in ``plugin_paths`` if this process lacks them)
+    before a member builds anything: a Ray worker then knows the plugin's methods and datasets."""
+    if static.get("plugins"):
+        from tfdisent.registry import import_plugins  # noqa: PLC0415
+
+        import_plugins(list(static["plugins"]), list(static.get("plugin_paths") or ()))
 
 
 def member_id_from_trial(trial_id: str) -> int:
@@ -103,6 +109,7 @@ def load_data(static: Mapping[str, object]):
     (``subset_path``, an .npy of flat grid indices) for rPU-VAE stages. Cached per process."""
     key = ("data", static.get("dataset"), static.get("data_dir"), static.get("subset_path"))
     if key not in _CACHE:
+        import_static_plugins(static)   # a plugin's dataset
         from tfdisent.data import load_dataset  # noqa: PLC0415
         from tfdisent.data.subset import IndexedSubset  # noqa: PLC0415
 
@@ -198,11 +205,13 @@ class TrainerMember:
 
     def __init__(self, static: Mapping[str, object], member: int, trial_dir: str,
                  hyperparameters: Mapping[str, float]):
+        from tfdisent.methods import pbt_hyperparameter  # noqa: PLC0415
         from tfdisent.training import TrainConfig, Trainer  # noqa: PLC0415
 
         self.static = dict(static)
         method = str(static.get("method", "beta_tcvae"))
-        self.strength = STRENGTH.get(method)
+        # The method hyperparameter PBT searches under the name "beta" (the method class declares it).
+        self.strength = pbt_hyperparameter(method)
         dataset = load_data(static)
         base_seed = int(static.get("seed", 0))
         models = int(static.get("models_per_member", 1))
@@ -426,6 +435,7 @@ def trainable(config: Dict[str, object]) -> None:
     index = member_id_from_trial(context.get_trial_id())
     static = config["pbt"]
     configure_tensorflow(float(static.get("cpus_per_member", 1.0)))
+    import_static_plugins(static)
     # A resumed run (runner.resume_points) numbers its trials 0.. but keeps the members' ids, and
     # starts each from the member's last checkpoint of the killed run.
     member = int(static["member_ids"][index]) if static.get("member_ids") else index

@@ -75,6 +75,7 @@ class PBTSettings:
     toy_delay: float = 0.0                     # toy backend: seconds per generation
     quantile_fraction: float = explore_lib.QUANTILE_FRACTION
     ray_verbose: bool = False                  # Ray's and Tune's own console output (off: ours only)
+    plugins: List[str] = dataclasses.field(default_factory=list)   # modules imported by every member
 
     @property
     def lock_step_models(self) -> int:
@@ -84,6 +85,13 @@ class PBTSettings:
 
     def validate(self, dataset=None) -> None:
         """Raises PBTConfigError (one line) for impossible settings; loads nothing heavy."""
+        from tfdisent.methods import method_names, pbt_hyperparameter  # noqa: PLC0415
+        from tfdisent.registry import RegistryError, import_plugins  # noqa: PLC0415
+
+        try:
+            import_plugins(self.plugins)
+        except RegistryError as error:
+            raise PBTConfigError(str(error)) from None
         if self.fitness not in fitness_lib.FITNESSES:
             raise PBTConfigError(f"unknown --fitness={self.fitness!r}; choose from {', '.join(fitness_lib.FITNESSES)}")
         if self.backend not in member_lib.BACKENDS:
@@ -104,9 +112,13 @@ class PBTSettings:
             raise PBTConfigError("--num_labels, --udr_points and --leaf_points must be >= 2")
         if self.lock_step_models < 1 or (self.fitness == "udr" and self.lock_step_models < 2):
             raise PBTConfigError(f"--fitness=udr needs >= 2 lock-step models per member, got {self.lock_step_models}")
-        if self.method not in member_lib.STRENGTH and self.backend == "trainer":
-            raise PBTConfigError(f"--method={self.method} has no regularisation strength for PBT to search; "
-                                 f"use one of {', '.join(sorted(member_lib.STRENGTH))}")
+        if self.backend == "trainer":
+            if self.method not in method_names():
+                raise PBTConfigError(f"unknown --method={self.method}; known methods: {', '.join(method_names())}")
+            if pbt_hyperparameter(self.method) is None:
+                searchable = [m for m in method_names() if pbt_hyperparameter(m)]
+                raise PBTConfigError(f"--method={self.method} has no regularisation strength for PBT to search "
+                                     f"(its class declares no pbt_explores); use one of {', '.join(searchable)}")
         if self.fitness == "leaf_mig" and not self.leaf_manifest:
             raise PBTConfigError("--fitness=leaf_mig needs rPU-VAE's surrogate labels (use --recursive)")
         if self.cpus_per_member <= 0:
@@ -131,7 +143,18 @@ class PBTSettings:
                 "subset_path": os.path.abspath(self.subset_path) if self.subset_path else None,
                 "latent_dim": self.latent_dim, "architecture": self.architecture, "log_every": self.log_every,
                 "backend": self.backend, "toy_delay": self.toy_delay, "cpus_per_member": self.cpus_per_member,
-                "max_generations": self.generations, "fitness_seed": self.seed}
+                "max_generations": self.generations, "fitness_seed": self.seed,
+                **self.plugin_config()}
+
+    def plugin_config(self) -> Dict[str, object]:
+        """The plugins every member imports and where this driver found them (Ray workers started
+        before they were on the path find them there; see tfdisent.registry.import_plugins)."""
+        if not self.plugins:
+            return {}
+        from tfdisent.registry import parse_plugin_list, plugin_paths  # noqa: PLC0415
+
+        names = list(parse_plugin_list(self.plugins))
+        return {"plugins": names, "plugin_paths": plugin_paths(names)}
 
     def initial_population(self) -> List[Dict[str, float]]:
         """The paper's initial draws for every member (doubled if asked), reproducible from seed."""
@@ -308,7 +331,9 @@ def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Op
 
     model = int(meta.get("best_model", 0))
     hyperparameters = meta["hyperparameters"]
-    strength = member_lib.STRENGTH[settings.method]
+    from tfdisent.methods import pbt_hyperparameter  # noqa: PLC0415
+
+    strength = pbt_hyperparameter(settings.method)
     config = TrainConfig(method=settings.method, dataset=settings.dataset, data_dir=settings.data_dir,
                          architecture=settings.architecture, latent_dim=settings.latent_dim, steps=10 ** 9,
                          batch_size=int(hyperparameters["batch_size"]),
@@ -346,8 +371,10 @@ def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = p
     if os.path.exists(settings_path):
         with open(settings_path) as stream:
             previous = json.load(stream)
-        changed = sorted(k for k in saved if k not in ("ray_address", "num_cpus", "output_dir", "ray_verbose")
-                         and previous.get(k) != saved[k])
+        # A key missing from an older file is a setting added since, at its default then.
+        changed = sorted(k for k in saved if k not in ("ray_address", "num_cpus", "output_dir",
+                                                   "ray_verbose")
+                         and previous.get(k, saved[k]) != saved[k])
         if changed:
             raise PBTConfigError(f"{settings.output_dir} holds a PBT run with other settings ({', '.join(changed)}); "
                                  "rerun with the same flags to resume or choose another --output_dir")

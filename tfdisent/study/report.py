@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -33,15 +33,24 @@ UNSUPERVISED_SCORES = {
     "unsupervised.gaussian_total_correlation": -1, "unsupervised.gaussian_wasserstein_correlation_norm": -1,
     "unsupervised.mutual_info_score": -1,
 }
-# The hyperparameter that sets each method's regularisation strength (annealed_vae: a *larger* c_max is weaker).
-STRENGTH = {"beta_vae": "beta", "beta_tcvae": "beta", "factor_vae": "gamma", "dip_vae_i": "lambda_od",
-            "dip_vae_ii": "lambda_od", "annealed_vae": "c_max", "info_vae": "info_lambda"}
-# Methods whose strength hyperparameter is stronger when *smaller* (Burgess et al. 2018: the capacity c_max).
-STRONGER_WHEN_SMALLER = frozenset({"annealed_vae"})
 # Below this many models per group, figures show every model instead of a box or violin.
 POINTS_BELOW = 10
 FONT = 9  # the smallest font in a figure (ticks, legends)
 SCORE_UNITS = "score (unitless, 0 to 1)"
+
+
+def method_strengths(methods) -> Dict[str, Tuple[str, bool]]:
+    """Method -> (hyperparameter, strength_increases) as each registered method class declares its
+    regularisation strength (``GaussianVAE.strength``); methods without one, or unknown here, are left out."""
+    from tfdisent.methods import METHODS_REGISTRY  # noqa: PLC0415 (imports the method classes)
+
+    out = {}
+    for method in sorted(set(methods)):
+        if method in METHODS_REGISTRY:
+            cls = METHODS_REGISTRY.get(method)
+            if cls.strength:
+                out[method] = (cls.strength, bool(cls.strength_increases))
+    return out
 
 
 def _plt():
@@ -239,14 +248,15 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
 
     # --- TC of mean vs sampled ---------------------------------------------------------------------
     # Per-method curves: a shared objective (the VAE at beta = 1) is each method's weak end, so it stays in
-    # every curve it belongs to; nothing is pooled across methods here.
-    tc = analysis.tc_vs_strength(original, STRENGTH)
+    # every curve it belongs to; nothing is pooled across methods here. Strengths as each method class declares.
+    strengths = method_strengths(original["method"].dropna().unique()) if "method" in original else {}
+    tc = analysis.tc_vs_strength(original, {method: hyper for method, (hyper, _) in strengths.items()})
     original_done = original[original["status"] == "done"]
     if len(tc):
         tc.to_csv(os.path.join(report_dir, "tc_mean_vs_sampled.csv"), index=False)
         lines += ["## Total correlation of the mean vs the sampled representation",
                   "Locatello et al. (2019), Fig. 1: with stronger regularisation the sampled representation's TC "
-                  "falls while the mean representation's does not. Points are models, lines join medians; the x axis "
+                  "falls while the mean representation's does not. Points are models, lines join medians; the x axis (each method's strength as its class declares it) "
                   "runs from weaker to stronger (annealed_vae: a smaller c_max is stronger, so its axis is reversed). "
                   "`mean sd` / `sampled sd` are sample SDs (ddof = 1) over the `models` of a setting. A duplicate "
                   "objective (beta = 1 of beta_vae and beta_tcvae) is the weak end of both curves here.", "",
@@ -258,7 +268,7 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
             height = math.ceil(len(methods) / columns)
             fig, axes = plt.subplots(height, columns, figsize=(4.2 * columns, 3.4 * height), squeeze=False)
             for ax, method in zip(axes.flat, methods):
-                hyper = STRENGTH[method]
+                hyper = strengths[method][0]
                 models = original_done[(original_done["dataset"] == dataset) & (original_done["method"] == method)]
                 rows = part[part["method"] == method].sort_values("strength")
                 for representation, marker, colour in (("mean", "o", "tab:blue"), ("sampled", "s", "tab:orange")):
@@ -270,7 +280,7 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(plt.NullFormatter())
                 ax.set_xticks(sorted(rows["strength"].unique()), [f"{v:g}" for v in sorted(rows["strength"].unique())])
-                smaller = method in STRONGER_WHEN_SMALLER
+                smaller = not strengths[method][1]
                 if smaller:
                     ax.invert_xaxis()
                 ax.set_xlabel(f"{hyper} ({'smaller' if smaller else 'larger'} = stronger) \u2192")

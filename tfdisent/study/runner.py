@@ -20,6 +20,7 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from tfdisent.registry import plugin_paths
 from tfdisent.study import trial
 from tfdisent.study.spec import ModelSpec, Study, StudyError
 from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
@@ -138,6 +139,10 @@ def _trainable(config: Dict[str, Any], payload: Dict[str, Any]) -> None:
     """The Ray Tune function trainable: one model (``config["model_num"]``)."""
     from ray import tune
 
+    from tfdisent.registry import import_plugins
+
+    # Before anything is built: the study's plugin methods, metrics and datasets, in this worker too.
+    import_plugins(payload.get("plugins") or [], payload.get("plugin_paths") or [])
     model = payload["models"][config["model_num"]]
     trial.run_model(payload["output_dir"], model, payload["evaluation"], payload["study_info"],
                     data_dir=payload["data_dirs"].get(model["dataset"]), cpus=payload["cpus"],
@@ -194,7 +199,8 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                                       "representations": list(study.evaluation.representations),
                                       "settings": study.evaluation.settings, "seed": study.evaluation.seed},
                        "study_info": study_info, "data_dirs": data_dirs, "cpus": cpus_per_trial,
-                       "gpus": gpus_per_trial}
+                       "gpus": gpus_per_trial, "plugins": list(study.plugins),
+                       "plugin_paths": plugin_paths(study.plugins)}
             resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
             trainable = tune.with_resources(tune.with_parameters(_trainable, payload=payload), resources)
             concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_trial, 1e-9)))

@@ -16,7 +16,9 @@ A study file (``flags/studies/<name>.json``) declares::
         {"name": "pretrain", "method": "vae", "train": {"steps": 10000}},
         {"method": "beta_tcvae", "grid": {"beta": [2]}, "init_from": "pretrain"}],
      "evaluation": {"representations": ["mean", "sampled"], "seed": 0,
-                    "metrics": ["mig", "dci"], "settings": {"dci": {"num_train": 1000}}}}
+                    "metrics": ["mig", "dci"], "settings": {"dci": {"num_train": 1000}}},
+     "plugins": ["my_pkg.tfdisent_plugin"]}                     # optional: modules imported first,
+                                                                # here and in every Ray trial
 
 Each entry of ``configs`` expands to the product of its ``grid`` values (keys in file order), so the
 study has C configurations; with D datasets and S seeds the models are numbered as
@@ -137,6 +139,7 @@ class Study:
     evaluation: EvaluationSpec
     data_dirs: Dict[str, str]
     path: Optional[str] = None
+    plugins: List[str] = dataclasses.field(default_factory=list)
 
     # --- numbering ------------------------------------------------------------------------------
     @property
@@ -184,16 +187,20 @@ class Study:
 
     # --- identity -------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "description": self.description, "datasets": list(self.datasets),
-                "data_dirs": dict(self.data_dirs), "seeds": list(self.seeds), "train": dict(self.train),
-                "configs": [dataclasses.asdict(c) for c in self.configs],
-                "evaluation": dataclasses.asdict(self.evaluation)}
+        out = {"name": self.name, "description": self.description, "datasets": list(self.datasets),
+               "data_dirs": dict(self.data_dirs), "seeds": list(self.seeds), "train": dict(self.train),
+               "configs": [dataclasses.asdict(c) for c in self.configs],
+               "evaluation": dataclasses.asdict(self.evaluation)}
+        if self.plugins:   # only when used: the fingerprints of plugin-free studies stay as they were
+            out["plugins"] = list(self.plugins)
+        return out
 
     def fingerprint(self) -> str:
         """Identifies the study (grid, training and evaluation settings; not the filters)."""
         payload = self.to_dict()
         payload.pop("description")
         payload.pop("data_dirs")
+        payload.pop("plugins", None)   # where code comes from, not a setting
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -248,7 +255,8 @@ def study_from_dict(raw: Dict[str, Any], path: Optional[str] = None) -> Study:
     where = path or "study"
     if not isinstance(raw, dict):
         raise StudyError(f"{where}: a study file holds one JSON object")
-    known = {"name", "description", "datasets", "data_dirs", "seeds", "train", "configs", "evaluation", "notes"}
+    known = {"name", "description", "datasets", "data_dirs", "seeds", "train", "configs", "evaluation", "notes",
+             "plugins"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise StudyError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -297,12 +305,15 @@ def study_from_dict(raw: Dict[str, Any], path: Optional[str] = None) -> Study:
     if not isinstance(metric_list, list) or not isinstance(representations, list):
         raise StudyError(f"{where}: evaluation.metrics and evaluation.representations must be lists")
     data_dirs = raw.get("data_dirs", {}) or {}
+    plugins = raw.get("plugins", []) or []
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p.strip() for p in plugins):
+        raise StudyError(f"{where}: plugins must be a list of module names")
     return Study(name=str(raw["name"]), description=str(raw.get("description", "")), datasets=list(datasets),
                  configs=configs, seeds=_seeds(raw["seeds"], where), train=train,
                  evaluation=EvaluationSpec(metrics=list(metric_list), representations=list(representations),
                                            settings={k: dict(v) for k, v in evaluation.get("settings", {}).items()},
                                            seed=int(evaluation.get("seed", 0))),
-                 data_dirs=dict(data_dirs), path=path)
+                 data_dirs=dict(data_dirs), path=path, plugins=[p.strip() for p in plugins])
 
 
 def _expand_entry(entry: Any, first_index: int, where: str) -> List[ConfigEntry]:
@@ -355,6 +366,17 @@ def heldout_metric_settings(train: Dict[str, Any]) -> Dict[str, Any]:
 
 
 # --- validation against the registries ---------------------------------------------------------------
+def import_study_plugins(study: Study) -> None:
+    """Imports the study's plugins (their methods, metrics and datasets join the registries); a plugin
+    that fails is a one-line StudyError."""
+    from tfdisent.registry import RegistryError, import_plugins
+
+    try:
+        import_plugins(study.plugins)
+    except RegistryError as error:
+        raise StudyError(f"{study.path or study.name}: {error}") from None
+
+
 def validate_study(study: Study) -> None:
     """Checks datasets, methods (and their hyperparameters), training settings and metrics (and their
     settings) against the library's registries; raises StudyError with one line."""
@@ -364,6 +386,7 @@ def validate_study(study: Study) -> None:
     from tfdisent.training import TrainConfig
 
     where = study.path or study.name
+    import_study_plugins(study)
     for dataset in study.datasets:
         if dataset not in dataset_names():
             raise StudyError(f"{where}: unknown dataset {dataset!r}; known datasets: {', '.join(dataset_names())}")
