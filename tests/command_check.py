@@ -79,8 +79,10 @@ def main() -> None:
             print(f"[command_check] {mode}: {' '.join(argv)}", file=sys.stderr, flush=True)
             code, error = _run_one(module, argv, mode)
             results.append({"argv": argv, "code": code, "error": error})
-        # Free the flag names for the next binary.
-        for flag in flags.FLAGS.get_flags_for_module(module_name):
+        # Free the flag names for the next binary (its own, and the shared ones bin.common defines for it,
+        # e.g. --plugins).
+        shared = flags.FLAGS.get_flags_for_module("tfdisent.bin.common")
+        for flag in flags.FLAGS.get_flags_for_module(module_name) + shared:
             if flag.name in flags.FLAGS:
                 delattr(flags.FLAGS, flag.name)
         sys.modules.pop(module_name, None)
