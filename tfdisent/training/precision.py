@@ -11,11 +11,20 @@ can simulate any CPU.
 
 from __future__ import annotations
 
+import os
 from typing import Iterable, Optional, Sequence
 
 from tfdisent.training.config import PRECISIONS, RunConfigError
 
 CPUINFO = "/proc/cpuinfo"
+# Maintainers and tests: read this file instead of /proc/cpuinfo (simulates another CPU, e.g. in a
+# tfdisent-train subprocess).
+CPUINFO_ENV = "TFDISENT_CPUINFO"
+# Training speed relative to float32 on a CPU with native bfloat16, for time estimates (tfdisent-train's
+# expected time, a study's plan): the median over methods of benchmarks/train_throughput.py
+# --precisions=float32,mixed_bfloat16 on an Intel Xeon with AMX-BF16 and AVX512-BF16, 2 cores
+# (BUILD_NOTES.md, "bfloat16"). mixed_float16 on CPU was not measured (far slower; a GPU path): 1.0.
+SPEED_FACTORS = {"float32": 1.0, "mixed_bfloat16": 1.5, "mixed_float16": 1.0}
 # /proc/cpuinfo flags of native bfloat16 arithmetic: x86 (AMX-BF16 tiles, AVX512-BF16) and ARM (FEAT_BF16).
 X86_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 ARM_BF16_FLAGS = ("bf16",)
@@ -40,8 +49,9 @@ def native_bfloat16_flags(flags: Iterable[str]) -> tuple:
     return tuple(f for f in X86_BF16_FLAGS + ARM_BF16_FLAGS if f in flags)
 
 
-def read_cpuinfo(path: str = CPUINFO) -> str:
-    """/proc/cpuinfo's text, or "" where there is none (macOS, Windows)."""
+def read_cpuinfo(path: Optional[str] = None) -> str:
+    """/proc/cpuinfo's text (or the file named by $TFDISENT_CPUINFO), or "" where there is none."""
+    path = path or os.environ.get(CPUINFO_ENV) or CPUINFO
     try:
         with open(path) as f:
             return f.read()
@@ -80,3 +90,8 @@ def check_precision(precision: str, cpuinfo: Optional[str] = None,
         f"--precision=mixed_bfloat16 needs native bfloat16: this CPU lacks {' / '.join(X86_BF16_FLAGS)} "
         f"(x86) and {ARM_BF16_FLAGS[0]} (ARM) in {CPUINFO} and there is no GPU/TPU; emulated bfloat16 is "
         f"slower than float32, use --precision=float32")
+
+
+def speed_factor(precision: str) -> float:
+    """Measured training speed of ``precision`` relative to float32 on this project's CPU (SPEED_FACTORS)."""
+    return SPEED_FACTORS.get(precision, 1.0)
