@@ -110,9 +110,9 @@ def loop_rows(args, dataset, workdir: str) -> None:
         for (name, precision), rate in medians.items():
             previous = medians.get(("previous loop" + (" XLA" if name.endswith("XLA") else ""), precision))
             float32 = medians.get((name, "float32"))
-            print(f"{method:<16}{name:<22}{precision:<16}{rate:>9.0f}"
-                  f"{rate / previous if previous else float('nan'):>13.2f}"
-                  f"{rate / float32 if float32 else float('nan'):>12.2f}", flush=True)
+            vs_previous = f"{rate / previous:.2f}" if previous else "-"
+            vs_float32 = f"{rate / float32:.2f}" if float32 else "-"
+            print(f"{method:<16}{name:<22}{precision:<16}{rate:>9.0f}{vs_previous:>13}{vs_float32:>12}", flush=True)
 
 
 def lockstep_rows(args, dataset, workdir: str) -> None:

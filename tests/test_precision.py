@@ -179,3 +179,62 @@ def test_bfloat16_run_resumes_bit_for_bit(tmp_path):
     second.train()
     for a, b in zip(_state(straight), _state(second)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("precision", MIXED)
+@pytest.mark.parametrize("hyperparameters", [{"prior": "mixture"}, {"prior": "sparse", "divergence": "mmd"}])
+def test_decomposition_estimators_are_float32_under_mixed_policies(hyperparameters, precision):
+    """Mathieu et al. (2019)'s priors and divergences (MMD, KL estimates) on their pinwheel data."""
+    pinwheel = load_dataset("pinwheel")
+    config = resolve_config(TrainConfig(method="decomposition", dataset="pinwheel", precision=precision,
+                                        hyperparameters=hyperparameters, **dict(TINY, architecture="auto")), pinwheel)
+    model = build_model(config, pinwheel)
+    assert model.encoder.dense1.compute_dtype == {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}[precision]
+    logs = model.optimization_step(_batch(model, pinwheel))
+    assert {k: v.dtype for k, v in logs.items() if v.dtype != tf.float32} == {}
+    assert all(np.all(np.isfinite(v.numpy())) for v in logs.values())
+
+
+# --- studies and PBT ---------------------------------------------------------------------------------
+def _study(precision):
+    from tfdisent.study.spec import study_from_dict, validate_study
+
+    study = study_from_dict({"name": "p", "datasets": ["dsprites"], "seeds": [0, 1],
+                             "train": {"steps": 1000, "precision": precision},
+                             "configs": [{"method": "beta_vae"}], "evaluation": {"metrics": ["mig"]}})
+    validate_study(study)
+    return study
+
+
+def test_study_accepts_the_precision_and_plan_accounts_for_it():
+    from tfdisent.study.plan import format_plan, plan
+    from tfdisent.study.spec import StudyError
+
+    results = {p: plan(_study(p), _study(p).models()) for p in ("float32", "mixed_bfloat16")}
+    assert results["float32"]["training_images"] == results["mixed_bfloat16"]["training_images"]
+    assert results["mixed_bfloat16"]["cpu_trial_hours"] < results["float32"]["cpu_trial_hours"]
+    assert "mixed_bfloat16 2" in format_plan(_study("mixed_bfloat16"), results["mixed_bfloat16"])
+    with pytest.raises(StudyError, match="precision"):
+        _study("bfloat16")
+
+
+def test_study_and_pbt_refuse_bfloat16_on_a_simulated_cpu_without_it(tmp_path, monkeypatch):
+    from tfdisent.pbt.explore import PBTConfigError
+    from tfdisent.pbt.runner import PBTSettings
+    from tfdisent.study.runner import run_study
+    from tfdisent.study.spec import StudyError
+    from tfdisent.training.precision import CPUINFO_ENV
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(X86_PLAIN)
+    monkeypatch.setenv(CPUINFO_ENV, str(cpuinfo))
+    study = _study("mixed_bfloat16")
+    with pytest.raises(StudyError, match="amx_bf16"):
+        run_study(study, study.models(), str(tmp_path / "study"))
+    assert not (tmp_path / "study").exists()  # refused before anything is written
+    settings = PBTSettings(precision="mixed_bfloat16", population=4, output_dir=str(tmp_path / "pbt"))
+    with pytest.raises(PBTConfigError, match="amx_bf16"):
+        settings.validate()
+    assert PBTSettings(precision="mixed_bfloat16").static_config()["precision"] == "mixed_bfloat16"
+    with pytest.raises(PBTConfigError, match="--precision must be one of"):
+        PBTSettings(precision="half", population=4).validate()

@@ -47,9 +47,9 @@ from tfdisent.methods.hyperparameters import mutable_names
 from tfdisent.models import build_architecture, check_architecture
 from tfdisent.models.traversals import active_latents
 from tfdisent.training import summaries
-from tfdisent.training.precision import check_precision
 from tfdisent.training.config import (CONFIG_FILE, MUTABLE_SETTINGS, RESULTS_FILE, RunConfigError,
                                       TrainConfig)
+from tfdisent.training.precision import check_precision
 
 CHECKPOINT_DIR = "checkpoints"
 STANDALONE_CHECKPOINT = "ckpt"  # prefix of the checkpoint Trainer.save(path) writes into a directory
