@@ -238,3 +238,32 @@ def test_study_and_pbt_refuse_bfloat16_on_a_simulated_cpu_without_it(tmp_path, m
     assert PBTSettings(precision="mixed_bfloat16").static_config()["precision"] == "mixed_bfloat16"
     with pytest.raises(PBTConfigError, match="--precision must be one of"):
         PBTSettings(precision="half", population=4).validate()
+
+
+# --- the quality experiment's statistics (docs/precision/run.py) -------------------------------------
+def _experiment():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "precision", "run.py")
+    spec = importlib.util.spec_from_file_location("precision_experiment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paired_summary_known_answers():
+    experiment = _experiment()
+    summary = experiment.paired_summary([1, 2, 3, 4, 5], [2, 3, 4, 5, 6.5])
+    diff = np.array([1, 1, 1, 1, 1.5])
+    half = 2.7764451051977987 * diff.std(ddof=1) / np.sqrt(5)  # t(0.975, 4)
+    assert summary["n"] == 5 and summary["diff_mean"] == pytest.approx(1.1)
+    assert summary["float32_sd"] == pytest.approx(np.sqrt(2.5))  # sample SD, ddof=1
+    assert (summary["t_low"], summary["t_high"]) == pytest.approx((1.1 - half, 1.1 + half))
+    assert 1.0 <= summary["boot_low"] <= 1.1 <= summary["boot_high"] <= 1.5
+    assert experiment.verdict(summary) == "bfloat16 higher"
+    mixed = experiment.paired_summary([1, 2, 3, 4], [1.5, 1.5, 3.5, 3.5])
+    assert mixed["diff_mean"] == 0 and experiment.verdict(mixed).startswith("not resolved")
+    lower = experiment.paired_summary([1, 2, 3], [0, 1.1, 2])
+    assert experiment.verdict(lower) == "bfloat16 lower"
+    with pytest.raises(ValueError):
+        experiment.paired_summary([1], [2])

@@ -21,9 +21,11 @@ CPUINFO = "/proc/cpuinfo"
 # tfdisent-train subprocess).
 CPUINFO_ENV = "TFDISENT_CPUINFO"
 # Training speed relative to float32 on a CPU with native bfloat16, for time estimates (tfdisent-train's
-# expected time, a study's plan): the median over methods of benchmarks/train_throughput.py
-# --precisions=float32,mixed_bfloat16 on an Intel Xeon with AMX-BF16 and AVX512-BF16, 2 cores
-# (BUILD_NOTES.md, "bfloat16"). mixed_float16 on CPU was not measured (far slower; a GPU path): 1.0.
+# expected time, a study's plan). Measured with benchmarks/train_throughput.py --precisions=float32,mixed_bfloat16
+# on an Intel Xeon with AMX-BF16 and AVX512-BF16, 2 cores, 2026-12-05 (BUILD_NOTES.md, "bfloat16"): beta_tcvae
+# 1.57x (the default job; issue 22 measured 1.48 on a quiet machine), median over the 17 methods 1.80x (1.15
+# FactorVAE to 2.40) on a loaded machine; 1.5 is the conservative round figure. mixed_float16 on CPU was not
+# measured (far slower there; a GPU path): 1.0.
 SPEED_FACTORS = {"float32": 1.0, "mixed_bfloat16": 1.5, "mixed_float16": 1.0}
 # /proc/cpuinfo flags of native bfloat16 arithmetic: x86 (AMX-BF16 tiles, AVX512-BF16) and ARM (FEAT_BF16).
 X86_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
