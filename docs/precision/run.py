@@ -159,7 +159,8 @@ def analyze(rows: List[dict]) -> str:
         lines.append(f"| {row['method']} | {row['steps']} | {row['quantity']} | {row['n']} "
                      f"| {row['float32_mean']:.4g} ({row['float32_sd']:.2g}) "
                      f"| {row['bfloat16_mean']:.4g} ({row['bfloat16_sd']:.2g}) | {row['diff_mean']:+.3g} "
-                     f"| [{row['t_low']:+.3g}, {row['t_high']:+.3g}] | [{row['boot_low']:+.3g}, {row['boot_high']:+.3g}] "
+                     f"| [{row['t_low']:+.3g}, {row['t_high']:+.3g}] "
+                     f"| [{row['boot_low']:+.3g}, {row['boot_high']:+.3g}] "
                      f"| {row['verdict']} |")
     timing = {}
     for r in rows:
