@@ -54,6 +54,7 @@ flags.DEFINE_string("architecture", "auto", "Encoder/decoder architecture (as tf
 flags.DEFINE_float("cpus_per_member", 1.0, "CPUs Ray reserves per member (members beyond the CPUs time-share).")
 flags.DEFINE_integer("num_cpus", None, "CPUs of the local Ray (default: all).")
 flags.DEFINE_integer("log_every", 50, "Steps per compiled training call and TensorBoard interval of members.")
+# TrainConfig's PRECISIONS, spelled out: importing tfdisent.training here would load TensorFlow for --help.
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Compute precision of the members' networks (as tfdisent-train --precision).")
 flags.DEFINE_boolean("recursive", False, "rPU-VAE: recursive PBT-U-VAE, then PBT-S-VAE with leaf_mig.")
