@@ -9,6 +9,12 @@ hits all variants alike; the medians are printed with the ratios.
     python benchmarks/train_throughput.py                                   # beta_tcvae, vae
     python benchmarks/train_throughput.py --methods=factor_vae --xla --rounds=5
     python benchmarks/train_throughput.py --lockstep=5                      # K models on the same batches
+    python benchmarks/train_throughput.py --precisions=float32,mixed_bfloat16 --no_previous --methods=all
+
+``--precisions`` adds the precision axis (``TrainConfig.precision``): the Trainer's loop under each
+policy, same batches, rounds interleaved, with the ratio to float32. The CPU (``lscpu``'s model name and
+its bfloat16 flags) and the load average before and after are printed: others may share the machine, so
+the ratios, measured side by side, are the claim; the absolute numbers depend on the load.
 
 ``--lockstep=K`` compares K beta-TCVAEs trained on the same batches (PBT-U-VAE's members) three
 ways, in images per second per model: K separate trainers run one after the other, K trainers
@@ -29,13 +35,30 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfdisent.data import load_dataset  # noqa: E402
+from tfdisent.methods import method_names  # noqa: E402
 from tfdisent.training import LockstepTrainers, TrainConfig, Trainer  # noqa: E402
+from tfdisent.training.precision import cpu_flags, native_bfloat16_flags, read_cpuinfo  # noqa: E402
 
 
-def _config(method: str, batch_size: int, log_every: int, jit: bool, seed: int = 0, data_seed=None) -> TrainConfig:
+def _config(method: str, batch_size: int, log_every: int, jit: bool, seed: int = 0, data_seed=None,
+            precision: str = "float32") -> TrainConfig:
     return TrainConfig(method=method, batch_size=batch_size, log_every=log_every, steps=10 ** 9, image_every=0,
                        checkpoint_every=10 ** 9, checkpoint_secs=1e9, eval_batches=0, export=False,
-                       jit_compile="true" if jit else "false", seed=seed, data_seed=data_seed)
+                       jit_compile="true" if jit else "false", seed=seed, data_seed=data_seed,
+                       precision=precision)
+
+
+def cpu_description() -> str:
+    """The CPU's model name, core count and native-bfloat16 flags (from /proc/cpuinfo)."""
+    text = read_cpuinfo()
+    names = [line.partition(":")[2].strip() for line in text.splitlines() if line.startswith("model name")]
+    bf16 = native_bfloat16_flags(cpu_flags(text))
+    return (f"{names[0] if names else 'unknown CPU'} x{os.cpu_count()}; native bfloat16: "
+            f"{', '.join(bf16) if bf16 else 'none'}")
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def previous_loop(trainer: Trainer):
@@ -65,25 +88,31 @@ def timed(function, num_steps: int) -> float:
 
 
 def loop_rows(args, dataset, workdir: str) -> None:
-    print(f"{'method':<12}{'variant':<22}{'img/s':>9}{'vs previous':>13}")
+    precisions = args.precisions.split(",")
+    print(f"{'method':<16}{'variant':<22}{'precision':<16}{'img/s':>9}{'vs previous':>13}{'vs float32':>12}")
     for method in args.methods.split(","):
-        variants = {}
+        variants = {}  # (variant, precision) -> function
         for jit in ([False, True] if args.xla else [False]):
-            trainer = Trainer(_config(method, args.batch_size, args.log_every, jit),
-                              os.path.join(workdir, f"{method}-{jit}"), dataset=dataset)
             suffix = " XLA" if jit else ""
-            variants[f"Trainer.train_steps{suffix}"] = trainer.train_steps
-            variants[f"previous loop{suffix}"] = previous_loop(trainer)
+            for precision in precisions:
+                trainer = Trainer(_config(method, args.batch_size, args.log_every, jit, precision=precision),
+                                  os.path.join(workdir, f"{method}-{jit}-{precision}"), dataset=dataset)
+                variants[(f"Trainer.train_steps{suffix}", precision)] = trainer.train_steps
+                if not args.no_previous:
+                    variants[(f"previous loop{suffix}", precision)] = previous_loop(trainer)
         for function in variants.values():  # trace/compile outside the timing
             function(args.log_every)
-        rates = {name: [] for name in variants}
+        rates = {key: [] for key in variants}
         for _ in range(args.rounds):
-            for name, function in variants.items():
-                rates[name].append(timed(function, args.steps) * args.batch_size)
-        medians = {name: float(np.median(values)) for name, values in rates.items()}
-        for name, rate in medians.items():
-            previous = medians["previous loop" + (" XLA" if name.endswith("XLA") else "")]
-            print(f"{method:<12}{name:<22}{rate:>9.0f}{rate / previous:>13.2f}")
+            for key, function in variants.items():
+                rates[key].append(timed(function, args.steps) * args.batch_size)
+        medians = {key: float(np.median(values)) for key, values in rates.items()}
+        for (name, precision), rate in medians.items():
+            previous = medians.get(("previous loop" + (" XLA" if name.endswith("XLA") else ""), precision))
+            float32 = medians.get((name, "float32"))
+            vs_previous = f"{rate / previous:.2f}" if previous else "-"
+            vs_float32 = f"{rate / float32:.2f}" if float32 else "-"
+            print(f"{method:<16}{name:<22}{precision:<16}{rate:>9.0f}{vs_previous:>13}{vs_float32:>12}", flush=True)
 
 
 def lockstep_rows(args, dataset, workdir: str) -> None:
@@ -124,7 +153,10 @@ def lockstep_rows(args, dataset, workdir: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="beta_tcvae,vae")
+    parser.add_argument("--methods", default="beta_tcvae,vae", help="comma-separated, or all")
+    parser.add_argument("--precisions", default="float32",
+                        help="comma-separated TrainConfig.precision values timed side by side")
+    parser.add_argument("--no_previous", action="store_true", help="skip the previous release's loop")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--log_every", type=int, default=20)
     parser.add_argument("--steps", type=int, default=60, help="timed steps per variant and round")
@@ -134,15 +166,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps % args.log_every:
         parser.error("--steps must be a multiple of --log_every")
+    if args.methods == "all":
+        args.methods = ",".join(method_names())
     dataset = load_dataset("dsprites")
     devices = ", ".join(d.device_type for d in tf.config.list_physical_devices())
+    print(f"CPU: {cpu_description()}; TF {tf.__version__}, {tf.config.threading.get_intra_op_parallelism_threads()}"
+          f" intra-op threads (0: all cores); load average {load_average()} (1, 5, 15 min)")
     print(f"devices: {devices}; batch {args.batch_size}; {args.rounds} rounds x {args.steps} steps, "
-          f"{args.log_every} per compiled call, interleaved; medians")
+          f"{args.log_every} per compiled call, interleaved; medians", flush=True)
     with tempfile.TemporaryDirectory() as workdir:
         if args.methods:
             loop_rows(args, dataset, workdir)
         if args.lockstep:
             lockstep_rows(args, dataset, workdir)
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ flags.DEFINE_string("architecture", "auto", "Encoder/decoder architecture (as tf
 flags.DEFINE_float("cpus_per_member", 1.0, "CPUs Ray reserves per member (members beyond the CPUs time-share).")
 flags.DEFINE_integer("num_cpus", None, "CPUs of the local Ray (default: all).")
 flags.DEFINE_integer("log_every", 50, "Steps per compiled training call and TensorBoard interval of members.")
+# TrainConfig's PRECISIONS, spelled out: importing tfdisent.training here would load TensorFlow for --help.
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                  "Compute precision of the members' networks (as tfdisent-train --precision).")
 flags.DEFINE_boolean("recursive", False, "rPU-VAE: recursive PBT-U-VAE, then PBT-S-VAE with leaf_mig.")
 flags.DEFINE_integer("leaf_runs", 3, "rPU-VAE leaf runs.")
 flags.DEFINE_integer("max_depth", 3, "rPU-VAE levels per leaf run.")
@@ -106,7 +109,8 @@ def _settings():
         double_initial_population=FLAGS.double_initial_population, convergence=FLAGS.convergence,
         models_per_member=FLAGS.models_per_member, udr_points=FLAGS.udr_points, leaf_points=FLAGS.leaf_points,
         latent_dim=FLAGS.latent_dim, architecture=FLAGS.architecture, cpus_per_member=FLAGS.cpus_per_member,
-        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, backend=FLAGS.backend, ray_verbose=FLAGS.ray_verbose,
+        num_cpus=FLAGS.num_cpus, log_every=FLAGS.log_every, precision=FLAGS.precision, backend=FLAGS.backend,
+        ray_verbose=FLAGS.ray_verbose,
         plugins=list(FLAGS.plugins))
 
 

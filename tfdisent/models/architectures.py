@@ -16,6 +16,12 @@ Architectures (Locatello et al. 2019, Table 1; disentanglement_lib ``architectur
 * ``mlp`` / ``mlp_normal``: one hidden layer of 100 (pinwheel, Mathieu et al. 2019); ``mlp_normal``'s
   decoder also emits the scale of the ``normal`` likelihood.
 * ``dcgan``: the DCGAN-style Fashion-MNIST networks of Mathieu et al. (2019), with batch norm.
+
+FLOAT32_HEADS: under a mixed Keras policy (``TrainConfig.precision``; Micikevicius et al. 2018, Kalamkar et
+al. 2019 for bfloat16) the hidden layers compute in bfloat16/float16, but the encoder's mean and logvar heads
+compute in float32 (tiny layers; bfloat16 keeps 8 significant bits, too coarse for the KL, the estimators
+and the metrics) and the decoder's logits leave in float32. So every consumer of the networks (losses,
+export signatures, evaluation, visualisation) sees float32 under every policy; variables are float32 always.
 """
 
 from __future__ import annotations
@@ -53,9 +59,10 @@ class ConvEncoder(keras.Model):
             for i, (filters, kernel) in enumerate(zip((32, 32, 64, 64), self.kernel_sizes))])
         self.flatten = keras.layers.Flatten()
         self.hidden = keras.layers.Dense(256, activation="relu", name="hidden")
-        # Two separate heads, as in the reference, rather than one split Dense.
-        self.mean_head = keras.layers.Dense(latent_dim, name="means")
-        self.logvar_head = keras.layers.Dense(latent_dim, name="log_var")
+        # Two separate heads, as in the reference, rather than one split Dense. They compute in float32
+        # under a mixed policy (FLOAT32_HEADS): what the losses and every metric read.
+        self.mean_head = keras.layers.Dense(latent_dim, dtype="float32", name="means")
+        self.logvar_head = keras.layers.Dense(latent_dim, dtype="float32", name="log_var")
 
     def call(self, x, training=False):
         h = x
@@ -87,7 +94,7 @@ class DeconvDecoder(keras.Model):
         h = self.reshape(self.dense2(self.dense1(z)))
         for name in self.deconv_names:
             h = getattr(self, name)(h)
-        return h
+        return keras.ops.cast(h, "float32")  # logits in float32 under a mixed policy (FLOAT32_HEADS)
 
 
 class FCEncoder(keras.Model):
@@ -99,8 +106,8 @@ class FCEncoder(keras.Model):
         self.flatten = keras.layers.Flatten()
         self.hidden_names = add_layers(self, "dense", [
             keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}") for i, units in enumerate(hidden_units)])
-        self.mean_head = keras.layers.Dense(latent_dim, name="means")
-        self.logvar_head = keras.layers.Dense(latent_dim, name="log_var")
+        self.mean_head = keras.layers.Dense(latent_dim, dtype="float32", name="means")
+        self.logvar_head = keras.layers.Dense(latent_dim, dtype="float32", name="log_var")
 
     def call(self, x, training=False):
         h = self.flatten(x)
@@ -126,7 +133,7 @@ class FCDecoder(keras.Model):
         h = z
         for name in self.hidden_names:
             h = getattr(self, name)(h)
-        return self.reshape(self.out(h))
+        return keras.ops.cast(self.reshape(self.out(h)), "float32")  # FLOAT32_HEADS
 
 
 def _dlib_conv(observation_shape, latent_dim):
@@ -234,9 +241,9 @@ class DCGANEncoder(keras.Model):
             keras.layers.BatchNormalization(name=f"bn{i + 1}") for i in range(2)])
         head = ((height + 7) // 8, (width + 7) // 8)
         self.mean_head = keras.layers.Conv2D(latent_dim, head, padding="valid",
-                                             kernel_initializer=_dcgan_init(), name="means")
+                                             kernel_initializer=_dcgan_init(), dtype="float32", name="means")
         self.logvar_head = keras.layers.Conv2D(latent_dim, head, padding="valid",
-                                               kernel_initializer=_dcgan_init(), name="log_var")
+                                               kernel_initializer=_dcgan_init(), dtype="float32", name="log_var")
         self.flatten = keras.layers.Flatten()
 
     def call(self, x, training=False):
@@ -279,7 +286,7 @@ class DCGANDecoder(keras.Model):
         h = self.reshape(z)
         for deconv_name, norm_name in zip(self.deconv_names[:-1], self.norm_names):
             h = keras.ops.relu(getattr(self, norm_name)(getattr(self, deconv_name)(h), training=training))
-        return self.crop(getattr(self, self.deconv_names[-1])(h))
+        return keras.ops.cast(self.crop(getattr(self, self.deconv_names[-1])(h)), "float32")  # FLOAT32_HEADS
 
 
 def _dcgan(observation_shape, latent_dim):

@@ -22,7 +22,9 @@ class FactorDiscriminator(keras.Model):
         self.hidden_names = add_layers(self, "dense", [keras.layers.Dense(units, name=f"dense{i + 1}")
                                                         for i in range(num_layers)])
         self.activation = keras.layers.LeakyReLU(negative_slope=0.2)
-        self.logits = keras.layers.Dense(2, name="logits")
+        # float32 logits under a mixed policy: the total-correlation estimate and the discriminator's
+        # log-softmax loss read them (see architectures, FLOAT32_HEADS).
+        self.logits = keras.layers.Dense(2, dtype="float32", name="logits")
 
     def call(self, z, training=False):
         h = z

@@ -229,7 +229,8 @@ class TrainerMember:
                 seed=explore_lib.member_seed(base_seed, member, k), data_seed=data_seed,
                 hyperparameters=method_hparams, checkpoint_every=10 ** 9, checkpoint_secs=10.0 ** 9,
                 log_every=int(static.get("log_every", 50)), image_every=0,
-                eval_batches=int(static.get("eval_batches", 10)), export=False)
+                eval_batches=int(static.get("eval_batches", 10)), export=False,
+                precision=str(static.get("precision", "float32")))
             trainer = Trainer(config, os.path.join(trial_dir, f"model_{k}"), dataset=dataset)
             trainer.restore_or_initialize()
             self.trainers.append(trainer)

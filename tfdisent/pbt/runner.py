@@ -37,6 +37,8 @@ from tfdisent.pbt import fitness as fitness_lib
 from tfdisent.pbt import member as member_lib
 from tfdisent.pbt import records
 from tfdisent.pbt.explore import PBTConfigError
+from tfdisent.training.config import PRECISIONS
+from tfdisent.training.precision import PrecisionError, check_precision
 from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
 
 EXPERIMENT_NAME = "population"
@@ -71,6 +73,7 @@ class PBTSettings:
     cpus_per_member: float = 1.0
     num_cpus: Optional[int] = None             # local Ray only
     log_every: int = 50
+    precision: str = "float32"                 # TrainConfig.precision of every member
     backend: str = "trainer"                   # "toy": numpy stand-in for scheduler tests
     toy_delay: float = 0.0                     # toy backend: seconds per generation
     quantile_fraction: float = explore_lib.QUANTILE_FRACTION
@@ -123,6 +126,13 @@ class PBTSettings:
             raise PBTConfigError("--fitness=leaf_mig needs rPU-VAE's surrogate labels (use --recursive)")
         if self.cpus_per_member <= 0:
             raise PBTConfigError(f"--cpus_per_member must be positive, got {self.cpus_per_member}")
+        if self.precision not in PRECISIONS:
+            raise PBTConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.backend == "trainer" and self.ray_address in (None, "local"):
+            try:  # members run on this machine: refuse bfloat16 it cannot run natively, before any trial
+                check_precision(self.precision)
+            except PrecisionError as error:
+                raise PBTConfigError(str(error)) from None
         if os.path.isfile(self.output_dir):
             raise PBTConfigError(f"--output_dir={self.output_dir} is a file")
         if dataset is not None:
@@ -142,9 +152,9 @@ class PBTSettings:
                 "leaf_manifest": os.path.abspath(self.leaf_manifest) if self.leaf_manifest else None,
                 "subset_path": os.path.abspath(self.subset_path) if self.subset_path else None,
                 "latent_dim": self.latent_dim, "architecture": self.architecture, "log_every": self.log_every,
-                "backend": self.backend, "toy_delay": self.toy_delay, "cpus_per_member": self.cpus_per_member,
-                "max_generations": self.generations, "fitness_seed": self.seed,
-                **self.plugin_config()}
+                "precision": self.precision, "backend": self.backend, "toy_delay": self.toy_delay,
+                "cpus_per_member": self.cpus_per_member, "max_generations": self.generations,
+                "fitness_seed": self.seed, **self.plugin_config()}
 
     def plugin_config(self) -> Dict[str, object]:
         """The plugins every member imports and where this driver found them (Ray workers started
@@ -340,7 +350,7 @@ def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Op
                          learning_rate=float(hyperparameters["learning_rate"]),
                          seed=explore_lib.member_seed(settings.seed, int(meta["member"]), model),
                          hyperparameters={strength: float(hyperparameters["beta"])}, image_every=0,
-                         checkpoint_every=10 ** 9, export=True)
+                         checkpoint_every=10 ** 9, export=True, precision=settings.precision)
     trainer = Trainer(config, best_dir, dataset=member_lib.load_data(settings.static_config()))
     trainer.restore_or_initialize()
     trainer.restore(os.path.join(checkpoint_dir, f"model_{model}"), data=False)
@@ -371,10 +381,11 @@ def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = p
     if os.path.exists(settings_path):
         with open(settings_path) as stream:
             previous = json.load(stream)
-        # A key missing from an older file is a setting added since, at its default then.
+        # A setting added since the run was saved (e.g. precision) counts as its default.
+        defaults = {f.name: f.default for f in dataclasses.fields(PBTSettings)}
         changed = sorted(k for k in saved if k not in ("ray_address", "num_cpus", "output_dir",
                                                    "ray_verbose")
-                         and previous.get(k, saved[k]) != saved[k])
+                         and previous.get(k, defaults[k]) != saved[k])
         if changed:
             raise PBTConfigError(f"{settings.output_dir} holds a PBT run with other settings ({', '.join(changed)}); "
                                  "rerun with the same flags to resume or choose another --output_dir")

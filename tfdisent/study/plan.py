@@ -13,6 +13,7 @@ import collections
 from typing import Any, Dict, Sequence
 
 from tfdisent.study.spec import ModelSpec, Study
+from tfdisent.training.precision import speed_factor
 
 # Training images per second of one beta-VAE trainer on dSprites (dlib_conv, batch 64) by TF thread count.
 # Measured with benchmarks/study_overhead.py --steps=300 on the quiet 2-core machine (2026-11-30): one trainer
@@ -64,16 +65,22 @@ def plan(study: Study, models: Sequence[ModelSpec], cores: int = 2, cpus_per_tri
     """Counts and projected costs of ``models``."""
     by_dataset = collections.Counter(m.dataset for m in models)
     by_method = collections.Counter(m.method for m in models)
+    by_precision = collections.Counter(m.train.get("precision", "float32") for m in models)
     images = sum(m.train.get("steps", 3000) * m.train.get("batch_size", 64) * METHOD_COST.get(m.method, 1.0)
                  for m in models)
+    # The same in float32 time: a mixed_bfloat16 model trains speed_factor times faster (measured on an
+    # AMX/AVX512-BF16 CPU, tfdisent.training.precision; CPUs without native bfloat16 refuse it).
+    float32_images = sum(m.train.get("steps", 3000) * m.train.get("batch_size", 64) * METHOD_COST.get(m.method, 1.0)
+                         / speed_factor(m.train.get("precision", "float32")) for m in models)
     threads = max(1, int(cpus_per_trial))
     trial_speed = CPU_IMAGES_PER_SECOND.get(threads, CPU_IMAGES_PER_SECOND[max(CPU_IMAGES_PER_SECOND)])
     concurrency = max(1, cores // threads)
     eval_seconds = evaluation_seconds(study) * len(models)
     setup_seconds = SETUP_SECONDS_PER_MODEL * len(models)
-    trial_seconds = images / trial_speed + eval_seconds + setup_seconds
+    trial_seconds = float32_images / trial_speed + eval_seconds + setup_seconds
     return {
         "models": len(models), "by_dataset": dict(by_dataset), "by_method": dict(by_method),
+        "by_precision": dict(by_precision),
         "training_images": images,
         "cpu_trial_hours": trial_seconds / 3600.0,
         "cpu_core_hours": trial_seconds * threads / 3600.0,
@@ -89,6 +96,9 @@ def format_plan(study: Study, result: Dict[str, Any]) -> str:
     lines = [f"study {study.name}: {result['models']} model(s) of {study.num_models}",
              "  by dataset: " + ", ".join(f"{k} {v}" for k, v in result["by_dataset"].items()),
              "  by method:  " + ", ".join(f"{k} {v}" for k, v in result["by_method"].items()),
+             "  precision:  " + ", ".join(f"{k} {v}" + (f" (CPU training {speed_factor(k):.2g}x float32's speed, "
+                                                      "measured on an AMX CPU)" if speed_factor(k) != 1.0 else "")
+                                          for k, v in result.get("by_precision", {}).items()),
              f"  CPU (measured speeds of this 2-core machine, {result['cpus_per_trial']} thread(s) per trial): "
              f"{result['cpu_core_hours']:.1f} core-hours, {result['cpu_wall_hours']:.1f} h wall on "
              f"{result['cores']} cores (of which evaluation {result['evaluation_hours']:.1f} trial-hours)",

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from tfdisent.registry import plugin_paths
 from tfdisent.study import trial
 from tfdisent.study.spec import ModelSpec, Study, StudyError
+from tfdisent.training.precision import PrecisionError, check_precision
 from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
 
 STUDY_FILE = "study.json"
@@ -168,6 +169,12 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
     Ray's and Tune's own console output is off unless ``ray_verbose``: ``progress`` gets ours.
     """
     output_dir = os.path.abspath(output_dir)
+    if ray_address in (None, "local") and not gpus_per_trial:
+        try:  # the trials run on this machine: refuse bfloat16 it cannot run natively, before any trial
+            for precision in sorted({m.train.get("precision", "float32") for m in models}):
+                check_precision(precision)
+        except PrecisionError as error:
+            raise StudyError(str(error)) from None
     check_output_dir(output_dir, study)
     started_ray = connect_ray(ray_address, ray_verbose)
     try:

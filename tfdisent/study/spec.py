@@ -390,7 +390,7 @@ def validate_study(study: Study) -> None:
     for dataset in study.datasets:
         if dataset not in dataset_names():
             raise StudyError(f"{where}: unknown dataset {dataset!r}; known datasets: {', '.join(dataset_names())}")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} | {"mixed_precision"}  # deprecated alias
     factor_names: Dict[str, Optional[Tuple[str, ...]]] = {}  # per dataset, loaded once when pairs need them
     for config in study.configs:
         if config.method not in method_names():

@@ -19,6 +19,8 @@ RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "checkpoint_secs", "
 # Training hyperparameters that may change between steps (population-based training mutates them);
 # the method's own mutable ones (``Hyperparameter(mutable=True)``) may change too.
 MUTABLE_SETTINGS = ("learning_rate", "batch_size")
+# Keras dtype policies a run may train under (tfdisent.training.precision decides where each is allowed).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 class RunConfigError(ValueError):
@@ -51,7 +53,12 @@ class TrainConfig:
     lr_plateau_factor: float = 0.5
     lr_plateau_min_lr: float = 1e-6
     jit_compile: str = "auto"
-    mixed_precision: bool = False
+    # The Keras dtype policy of the networks while they are built (variables, optimizer state, losses and
+    # estimators stay float32 under every policy); mixed_float16 adds loss scaling.
+    precision: str = "float32"
+    # Deprecated: ``mixed_precision=True`` (and an old config.json's ``"mixed_precision": true``) means
+    # ``precision="mixed_float16"``. Not a field: config.json records ``precision`` only.
+    mixed_precision: dataclasses.InitVar[Optional[bool]] = None
     checkpoint_every: int = 1000
     checkpoint_secs: float = 60.0
     log_every: int = 100
@@ -66,6 +73,13 @@ class TrainConfig:
     heldout_split: Optional[str] = None
     heldout_train_fraction: float = 0.3
     heldout_seed: int = 0
+
+    def __post_init__(self, mixed_precision: Optional[bool]) -> None:
+        if mixed_precision:
+            if self.precision not in ("float32", "mixed_float16"):
+                raise RunConfigError(f"--mixed_precision (deprecated: mixed_float16) contradicts "
+                                     f"--precision={self.precision}; give --precision only")
+            self.precision = "mixed_float16"
 
     def validate(self) -> None:
         positive = {"latent_dim": self.latent_dim, "steps": self.steps, "batch_size": self.batch_size,
@@ -85,6 +99,8 @@ class TrainConfig:
             raise RunConfigError(f"--capacity_max must be non-negative, got {self.capacity_max}")
         if self.jit_compile not in ("auto", "true", "false"):
             raise RunConfigError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
+        if self.precision not in PRECISIONS:
+            raise RunConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         self.validate_protocols()
 
     def validate_protocols(self) -> None:
@@ -113,8 +129,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "TrainConfig":
-        """Reads a saved config; keys that are not settings (e.g. the recorded ``seeds``) are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        """Reads a saved config; keys that are not settings (e.g. the recorded ``seeds``) are ignored.
+        A config.json written before ``precision`` existed carries ``mixed_precision`` instead."""
+        names = {f.name for f in dataclasses.fields(cls)} | {"mixed_precision"}
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def save(self, path: str, extra: Optional[Dict[str, Any]] = None) -> None:

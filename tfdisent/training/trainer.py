@@ -52,6 +52,7 @@ from tfdisent.models.traversals import active_latents
 from tfdisent.training import summaries
 from tfdisent.training.config import (CONFIG_FILE, MUTABLE_SETTINGS, RESULTS_FILE, RunConfigError,
                                       TrainConfig)
+from tfdisent.training.precision import check_precision
 
 CHECKPOINT_DIR = "checkpoints"
 STANDALONE_CHECKPOINT = "ckpt"  # prefix of the checkpoint Trainer.save(path) writes into a directory
@@ -146,9 +147,9 @@ def build_model(config: TrainConfig, dataset: GroundTruthData) -> GaussianVAE:
     """
     seeds = derive_seeds(config.seed, config.data_seed)
     previous_policy = keras.mixed_precision.global_policy()
-    if config.mixed_precision:
-        # Layers take the policy when they are built; the objective computes its losses in float32.
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    # Layers take the policy when they are built (variables stay float32); the objective computes its
+    # losses and estimators in float32. Set only while building: no process-wide effect.
+    keras.mixed_precision.set_global_policy(config.precision)
     try:
         with seeded_initializers(seeds["model"]):
             encoder, decoder = build_architecture(config.architecture, dataset.observation_shape,
@@ -164,7 +165,8 @@ def build_model(config: TrainConfig, dataset: GroundTruthData) -> GaussianVAE:
     model.adapt(dataset)
     # disentanglement_lib's VAE optimizer: Adam(lr, 0.9, 0.999, 1e-8).
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
-    if config.mixed_precision:
+    if config.precision == "mixed_float16":
+        # float16's 5-bit exponent underflows small gradients; bfloat16 has float32's range and needs none.
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer)
     model.optimizer.build(model.vae_variables())
@@ -256,6 +258,7 @@ class Trainer:
         self.dataset = dataset  # what metrics and callbacks see: the full, uncorrelated grid
         self.training_data = training_distribution(config, dataset)
         self.config = resolve_config(config, dataset)
+        check_precision(self.config.precision)
         self.run_dir = run_dir
         self.callbacks = list(callbacks or [])
         self.eval_every = eval_every
@@ -636,6 +639,7 @@ class Trainer:
         return {"method": self.config.method, "dataset": self.config.dataset, "step": self.step,
                 "architecture": self.config.architecture, "likelihood": self.config.likelihood,
                 "latent_dim": self.config.latent_dim, "seed": self.config.seed, "seeds": dict(self.seeds),
+                "precision": self.config.precision,
                 "hyperparameters": self.model.get_hyperparameters(),
                 "training": {k: v for k, v in self.config.to_dict().items()
                              if k in ("batch_size", "learning_rate", "steps", "capacity_max", "capacity_steps",
