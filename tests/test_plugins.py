@@ -426,16 +426,11 @@ def test_pbt_explores_the_plugin_methods_strength(ray_session, example_on_path, 
     assert config["method"] == "cyclical_beta_vae" and config["hyperparameters"]["beta"] == row["beta"]
 
 
-def test_evaluate_lists_plugin_metrics(example_on_path, capsys):
-    from absl import flags
-
-    from tfdisent.bin import evaluate
-
-    argv = flags.FLAGS(["tfdisent-evaluate", "--metrics=help"], known_only=False)
-    try:
-        evaluate.main(argv)
-    finally:
-        flags.FLAGS.unparse_flags()
-    lines = capsys.readouterr().out.strip().splitlines()
+def test_evaluate_lists_plugin_metrics():
+    # Its own process: the binaries define their flags on absl's global FLAGS, and other tests of a
+    # worker import tfdisent.bin.train in-process (shared names such as --seed and --plugins).
+    result = _run("tfdisent.bin.evaluate", f"--plugins={PLUGIN}", "--metrics=help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("beta_vae: ") and lines[-1] == (
         "linear_probe_r2: num_train=10000, num_test=5000, batch_size=16, target='value'")
