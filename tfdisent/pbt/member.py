@@ -193,10 +193,16 @@ def compute_fitness(static: Mapping[str, object], encoders) -> Tuple[float, str,
 
 class TrainerMember:
     """K :class:`tfdisent.training.Trainer` s in lock-step (same config except ``seed``, same
-    ``data_seed``), each an ordinary run directory ``<trial_dir>/model_<k>``."""
+    ``data_seed``), each an ordinary run directory ``<trial_dir>/model_<k>``.
+
+    With K > 1 (PBT-U-VAE) the K models train fused, one compiled call per interval on shared
+    batches (:class:`tfdisent.training.LockstepTrainers`); the group is rebuilt when the batch size
+    changes (explore, or a restored checkpoint of another batch size), since the shared iterator
+    and the traced loop belong to one batch shape. ``fused=False`` trains them one after another
+    (the comparison in benchmarks/pbt_overhead.py)."""
 
     def __init__(self, static: Mapping[str, object], member: int, trial_dir: str,
-                 hyperparameters: Mapping[str, float]):
+                 hyperparameters: Mapping[str, float], fused: bool = True):
         from tfdisent.methods import pbt_hyperparameter  # noqa: PLC0415
         from tfdisent.training import TrainConfig, Trainer  # noqa: PLC0415
 
@@ -225,6 +231,8 @@ class TrainerMember:
             trainer = Trainer(config, os.path.join(trial_dir, f"model_{k}"), dataset=dataset)
             trainer.restore_or_initialize()
             self.trainers.append(trainer)
+        self.fused = bool(fused) and len(self.trainers) > 1
+        self._group, self._group_stream = None, None
         # The last good state (a complete save(path) of every model) that recover() returns to.
         self.good_dir = os.path.join(trial_dir, "last_good")
         self._copy_good(None)
@@ -251,9 +259,16 @@ class TrainerMember:
             trainer.set_hyperparameters(**values)
 
     def train_generation(self, steps: int) -> Dict[str, float]:
-        """``steps`` steps of every lock-step model, alternating in chunks of ``log_every``."""
+        """``steps`` steps of every lock-step model: fused, or alternating in chunks of ``log_every``."""
         from tfdisent.training import NonFiniteLossError  # noqa: PLC0415
 
+        if self.fused:
+            try:
+                logs = self.group().train_steps(steps)
+            except NonFiniteLossError as error:
+                raise FloatingPointError(str(error)) from error
+            losses = [float(entry.get("loss", math.nan)) for entry in logs]
+            return {"train_loss": float(np.mean(losses))}
         chunk = max(1, int(self.static.get("log_every", 50)))
         logs: List[Dict[str, float]] = []
         done = 0
@@ -267,6 +282,16 @@ class TrainerMember:
             done += count
         losses = [float(entry.get("loss", math.nan)) for entry in logs]
         return {"train_loss": float(np.mean(losses)) if losses else math.nan}
+
+    def group(self):
+        """The fused group for the current data stream (built again after a batch-size change: the
+        trainers' own streams were rebuilt for the new shape and must be shared again)."""
+        from tfdisent.training import LockstepTrainers  # noqa: PLC0415
+
+        stream = self.trainers[0].iterator    # replaced exactly when a batch-size change rebuilt the streams
+        if self._group is None or self._group_stream is not stream:
+            self._group, self._group_stream = LockstepTrainers(self.trainers), stream
+        return self._group
 
     def recover(self) -> None:
         """Back to every model's last good state (last report, restored checkpoint or start)."""
@@ -339,6 +364,16 @@ class ToyMember:
         if rate > 1.0 or not np.isfinite(self.w).all():
             raise FloatingPointError("toy loss diverged")
         return {"train_loss": float(np.mean((self.w - self.TARGET) ** 2))}
+
+    def group(self):
+        """The fused group for the current data stream (built again after a batch-size change: the
+        trainers' own streams were rebuilt for the new shape and must be shared again)."""
+        from tfdisent.training import LockstepTrainers  # noqa: PLC0415
+
+        stream = self.trainers[0].iterator    # replaced exactly when a batch-size change rebuilt the streams
+        if self._group is None or self._group_stream is not stream:
+            self._group, self._group_stream = LockstepTrainers(self.trainers), stream
+        return self._group
 
     def recover(self) -> None:
         self.w, self.m, self.step = (self.good[0].copy(), self.good[1].copy(), self.good[2])

@@ -1,0 +1,74 @@
+"""Overhead per PBT member-generation: the Tune-based runner (members restarted every generation)
+against the driver over long-lived actors, side by side in one run (issue 18).
+
+overhead per member-generation = (wall time of the run x concurrent members - sum of every row's
+``wall_seconds`` (training + fitness + checkpoint)) / (members x generations)
+
+The old runner is run from another checkout (``--old_checkout``, e.g. ``git worktree add
+/tmp/pbt_old 84cd9d0``); both runs are subprocesses of this script with the same settings.
+
+    python benchmarks/pbt_overhead.py --old_checkout=/tmp/pbt_old
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+SCRIPT = """
+import sys
+from tfdisent.pbt.runner import PBTSettings, run_pbt
+run_pbt(PBTSettings(fitness="mig", output_dir=sys.argv[1], population=int(sys.argv[2]), generations=int(sys.argv[3]),
+                    generation_samples=int(sys.argv[4]), num_labels=500, latent_dim=4, log_every=8, num_cpus=2,
+                    cpus_per_member=1), progress=None)
+"""
+
+
+def run(checkout: str, out: str, args) -> float:
+    env = {**os.environ, "PYTHONPATH": checkout}
+    start = time.time()
+    subprocess.run([sys.executable, "-c", SCRIPT, out, str(args.population), str(args.generations),
+                    str(args.generation_samples)], check=True, env=env, cwd=checkout,
+                   stdout=subprocess.DEVNULL)
+    return time.time() - start
+
+
+def overhead(out: str, wall: float, slots: int) -> tuple:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tfdisent.pbt import records
+
+    rows = records.read_population(os.path.join(out, records.POPULATION_FILE))
+    work = sum(float(r["wall_seconds"]) for r in rows)
+    return (wall * slots - work) / len(rows), work / len(rows), len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old_checkout", required=True, help="a checkout with the Tune-based runner")
+    parser.add_argument("--population", type=int, default=2)
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--generation_samples", type=int, default=2048)
+    args = parser.parse_args()
+    new_checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True)
+                .stdout.splitlines() if line.startswith("Model name")), "unknown CPU")
+    slots = min(2, args.population)
+    results = {}
+    for label, checkout in (("tune runner (restart per generation)", args.old_checkout),
+                            ("long-lived actors", new_checkout)):
+        out = tempfile.mkdtemp(prefix="pbt_overhead_")
+        wall = run(checkout, out, args)
+        results[label] = overhead(out, wall, slots) + (wall,)
+    print(f"CPU: {cpu}; {os.cpu_count()} cores; P={args.population}, {args.generations} generations of "
+          f"{args.generation_samples} samples, {slots} members at a time (beta-TCVAE, dSprites, latent 4)")
+    for label, (extra, work, rows, wall) in results.items():
+        print(f"{label:40s} wall {wall:7.1f} s  work/member-generation {work:6.2f} s  "
+              f"overhead/member-generation {extra:6.2f} s  ({rows} member-generations)")
+    old, new = results.values()
+    print(f"overhead ratio old/new: {old[0] / max(new[0], 1e-9):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
