@@ -8,6 +8,10 @@ The old runner is run from another checkout (``--old_checkout``, e.g. ``git work
 /tmp/pbt_old 84cd9d0``); both runs are subprocesses of this script with the same settings.
 
     python benchmarks/pbt_overhead.py --old_checkout=/tmp/pbt_old
+
+Second part: a PBT-U-VAE member's K = 5 models trained fused (LockstepTrainers) against one after
+another, the same steps, before and after a batch-size change (``--udr_steps``; ``--skip_runs``
+runs only this part).
 """
 
 import argparse
@@ -44,17 +48,47 @@ def overhead(out: str, wall: float, slots: int) -> tuple:
     return (wall * slots - work) / len(rows), work / len(rows), len(rows)
 
 
+def udr(args, cpu: str) -> None:
+    """Seconds for ``udr_steps`` steps of a 5-model member, fused vs sequential, batch 64 then 128
+    (the first interval of each batch size, which traces, is run before timing)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tfdisent.pbt import member
+
+    static = {"fitness": "udr", "method": "beta_tcvae", "dataset": "dsprites", "seed": 0, "generation_samples": 64,
+              "models_per_member": 5, "latent_dim": 10, "log_every": 16, "backend": "trainer"}
+    hp = {"learning_rate": 1e-4, "batch_size": 64, "beta": 4.0}
+    root = tempfile.mkdtemp(prefix="pbt_udr_")
+    members = {"fused": member.TrainerMember(static, 0, os.path.join(root, "f"), hp),
+               "sequential": member.TrainerMember(static, 0, os.path.join(root, "s"), hp, fused=False)}
+    for batch_size in (64, 128):
+        seconds = {}
+        for name, backend in members.items():
+            backend.set_hyperparameters({**hp, "batch_size": batch_size})
+            backend.train_generation(16)                  # warm-up: traces for this batch shape
+            start = time.perf_counter()
+            backend.train_generation(args.udr_steps)
+            seconds[name] = time.perf_counter() - start
+        print(f"PBT-U-VAE member (5 x beta-TCVAE, dSprites, batch {batch_size}, {args.udr_steps} steps, {cpu}): "
+              f"sequential {seconds['sequential']:.2f} s, fused {seconds['fused']:.2f} s, "
+              f"speed-up {seconds['sequential'] / seconds['fused']:.2f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old_checkout", required=True, help="a checkout with the Tune-based runner")
     parser.add_argument("--population", type=int, default=2)
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--generation_samples", type=int, default=2048)
+    parser.add_argument("--udr_steps", type=int, default=64)
+    parser.add_argument("--skip_runs", action="store_true", help="only the fused-vs-sequential part")
     args = parser.parse_args()
     new_checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True)
                 .stdout.splitlines() if line.startswith("Model name")), "unknown CPU")
     slots = min(2, args.population)
+    udr(args, cpu)
+    if args.skip_runs:
+        return
     results = {}
     for label, checkout in (("tune runner (restart per generation)", args.old_checkout),
                             ("long-lived actors", new_checkout)):
