@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=2)
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--generation_samples", type=int, default=2048)
+    parser.add_argument("--more_generations", type=int, default=0,
+                        help="also run this many generations; prints the marginal overhead per member-generation")
     parser.add_argument("--udr_steps", type=int, default=64)
     parser.add_argument("--skip_runs", action="store_true", help="only the fused-vs-sequential part")
     args = parser.parse_args()
@@ -86,7 +88,8 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True)
                 .stdout.splitlines() if line.startswith("Model name")), "unknown CPU")
     slots = min(2, args.population)
-    udr(args, cpu)
+    if args.udr_steps:
+        udr(args, cpu)
     if args.skip_runs:
         return
     results = {}
@@ -101,7 +104,21 @@ def main() -> None:
         print(f"{label:40s} wall {wall:7.1f} s  work/member-generation {work:6.2f} s  "
               f"overhead/member-generation {extra:6.2f} s  ({rows} member-generations)")
     old, new = results.values()
-    print(f"overhead ratio old/new: {old[0] / max(new[0], 1e-9):.1f}x")
+    print(f"overhead ratio old/new: {old[0] / max(new[0], 1e-9):.1f}x (includes the one-time Ray start, member "
+          "build and final export)")
+    if args.more_generations:
+        # The marginal cost of a generation boundary: the same run with more generations; the
+        # one-time costs cancel in the difference.
+        longer = argparse.Namespace(**{**vars(args), "generations": args.more_generations})
+        for label, checkout in (("tune runner (restart per generation)", args.old_checkout),
+                                ("long-lived actors", new_checkout)):
+            out = tempfile.mkdtemp(prefix="pbt_overhead_")
+            wall = run(checkout, out, longer)
+            extra, work, rows = overhead(out, wall, slots)
+            base_extra, _, base_rows, base_wall = results[label]
+            marginal = (extra * rows - base_extra * base_rows) / (rows - base_rows)
+            print(f"{label:40s} {args.more_generations} generations: wall {wall:7.1f} s; marginal overhead per "
+                  f"member-generation {marginal:6.2f} s", flush=True)
 
 
 if __name__ == "__main__":
