@@ -2,6 +2,7 @@
 selection, stop rules, gap/peak splitting, fitness functions, records. No Ray, no training."""
 
 import math
+import os
 import random
 
 import numpy as np
@@ -256,3 +257,51 @@ def test_merge_rows_later_wins():
     merged = records.merge_rows([{"member": 0, "generation": 1, "score": 0.1}],
                                 [{"member": 0, "generation": 1, "score": 0.2}, {"member": 1, "generation": 1, "score": 0.3}])
     assert [row["score"] for row in merged] == [0.2, 0.3]
+
+
+def test_plan_generation_is_truncation_selection_and_explore_reproducibly():
+    """The driver's step after a generation: the NaN member (worst) copies one of the top quantile
+    and explores the donor's values; the others keep theirs; the same inputs plan the same step
+    (what a resumed driver relies on)."""
+    from tfdisent.pbt.runner import PBTSettings, plan_generation
+
+    settings = PBTSettings(population=5, backend="toy", seed=3)
+    hps = {m: {"learning_rate": 1e-4 * (m + 1), "batch_size": 64, "beta": float(m + 1)} for m in range(5)}
+    scores = {0: 0.5, 1: math.nan, 2: 0.9, 3: 0.7, 4: 0.8}
+    plan = plan_generation(settings, 4, scores, hps)
+    assert plan == plan_generation(settings, 4, scores, hps)
+    copied = {m: donor for m, (_, donor) in plan.items() if donor is not None}
+    assert list(copied) == [1] and copied[1] == 2                 # ceil(0.2 * 5) = 1 copy, from the top 1
+    assert plan[1][0]["beta"] in {explore.perturb("beta", 3.0, f) for f in explore.PERTURBATION_FACTORS}
+    assert all(plan[m][0] == hps[m] for m in (0, 2, 3, 4))
+
+
+def test_plan_generation_halves_a_doubled_population_without_exploit():
+    from tfdisent.pbt.runner import PBTSettings, plan_generation
+
+    settings = PBTSettings(population=2, backend="toy", double_initial_population=True)
+    hps = {m: {"learning_rate": 1e-4, "batch_size": 64, "beta": 1.0} for m in range(4)}
+    plan = plan_generation(settings, 1, {0: 0.1, 1: 0.9, 2: 0.5, 3: 0.2}, hps)
+    assert plan == {1: (hps[1], None), 2: (hps[2], None)}
+    assert len(plan_generation(settings, 2, {1: 0.9, 2: 0.5}, hps)) == 2   # then ordinary PBT
+
+
+def test_member_nan_generation_is_reset_and_scored_nan(tmp_path):
+    """A toy member whose loss diverges (learning rate > 1) goes back to its last good state and
+    reports NaN; its checkpoint holds that good state, and it trains on after new values."""
+    from tfdisent.pbt import member
+
+    static = {"backend": "toy", "seed": 0, "generation_samples": 8, "models_per_member": 1}
+    good = {"learning_rate": 0.1, "batch_size": 4, "beta": 1.0}
+    m = member.Member(static, 0, str(tmp_path / "work"), good)
+    first = m.run_generation(1, None, str(tmp_path / "g1"))
+    assert not first["nan"] and first["steps"] == 2 and 0 < first["fitness"] <= 1
+    m.set_hyperparameters({**good, "learning_rate": 2.0})
+    second = m.run_generation(2, None, str(tmp_path / "g2"))
+    assert second["nan"] and math.isnan(second["fitness"])
+    saved = [np.load(str(tmp_path / g / "toy.npz")) for g in ("g1", "g2")]
+    np.testing.assert_array_equal(saved[0]["w"], saved[1]["w"])
+    assert not os.path.exists(str(tmp_path / "g2.partial"))
+    m.exploit(str(tmp_path / "g1"), good)
+    third = m.run_generation(3, 7, str(tmp_path / "g3"))
+    assert not third["nan"] and third["copied_from"] == 7 and third["fitness"] > first["fitness"]

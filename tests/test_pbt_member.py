@@ -86,3 +86,54 @@ def test_fitness_and_nan_recovery(tmp_path):
     for a, b in zip(good, restored):
         np.testing.assert_array_equal(a, b)
     assert all(math.isfinite(float(np.sum(w))) for w in restored)
+
+
+@pytest.mark.slow
+def test_exploit_in_place_does_not_retrace(tmp_path):
+    """A long-lived member copies a donor and takes new values in place: the donor's weights
+    arrive, the traced training step is reused (trace counter unchanged) for a new learning rate
+    and beta; a new batch size traces once for the new shape."""
+    static = {**STATIC, "log_every": 4}
+    donor = member.Member(static, 1, str(tmp_path / "donor"), HP)
+    receiver = member.Member(static, 0, str(tmp_path / "receiver"), HP)
+    donor.run_generation(1, None, str(tmp_path / "d1"))
+    receiver.run_generation(1, None, str(tmp_path / "r1"))
+    loop = receiver.backend.trainers[0]._train_loop        # as tests/test_training.py counts traces
+    traced = loop.experimental_get_tracing_count()
+    receiver.exploit(str(tmp_path / "d1"), {**HP, "learning_rate": 2e-3, "beta": 5.0})
+    assert receiver.backend.trainers[0]._train_loop is loop
+    for mine, theirs in zip(receiver.backend.trainers[0].model.weights, donor.backend.trainers[0].model.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    result = receiver.run_generation(2, 1, str(tmp_path / "r2"))
+    assert result["copied_from"] == 1 and result["beta"] == 5.0
+    assert loop.experimental_get_tracing_count() == traced
+    receiver.set_hyperparameters({**HP, "batch_size": 16})
+    receiver.run_generation(3, None, str(tmp_path / "r3"))
+    receiver.run_generation(4, None, str(tmp_path / "r4"))
+    assert loop.experimental_get_tracing_count() == traced + 1
+
+
+@pytest.mark.slow
+def test_udr_member_trains_fused_also_after_a_batch_size_change(tmp_path):
+    """PBT-U-VAE's K models step together in one compiled call on the same batches (the same
+    results as training them one after another on those batches), before and after the batch size
+    changes; the fused member's checkpoints restore into a sequential one."""
+    static = {**STATIC, "fitness": "udr", "models_per_member": 3, "log_every": 4}
+    fused = member.TrainerMember(static, 0, str(tmp_path / "fused"), HP)
+    sequential = member.TrainerMember(static, 0, str(tmp_path / "sequential"), HP, fused=False)
+    assert fused.fused and not sequential.fused
+    for batch_size in (8, 16):
+        fused.set_hyperparameters({**HP, "batch_size": batch_size})
+        sequential.set_hyperparameters({**HP, "batch_size": batch_size})
+        group = fused.group()
+        fused.train_generation(4)
+        sequential.train_generation(4)
+        assert fused.group() is group                                # one group per batch shape
+        for a, b in zip(fused.trainers, sequential.trainers):
+            assert a.step == b.step
+            for x, y in zip(a.model.trainable_weights, b.model.trainable_weights):
+                np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-4, atol=1e-5)
+    assert len({id(t.iterator) for t in fused.trainers}) == 1        # one shared batch stream
+    fused.save(str(tmp_path / "ckpt"))
+    sequential.restore(str(tmp_path / "ckpt"), own=True)
+    assert sequential.step == fused.step

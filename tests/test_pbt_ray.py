@@ -59,11 +59,8 @@ def test_exploit_continues_from_donor_weights(toy_run):
     _, out, _ = toy_run
     rows = records.read_population(os.path.join(out, "population.csv"))
     copy = next(r for r in rows if r["copied_from"] is not None)
-    experiment = os.path.join(out, "ray", "population")
-    from tfdisent.pbt.runner import find_checkpoint
-
-    donor_state = np.load(os.path.join(find_checkpoint(experiment, copy["copied_from"], 1), "toy.npz"))
-    receiver_state = np.load(os.path.join(find_checkpoint(experiment, copy["member"], 2), "toy.npz"))
+    donor_state = np.load(os.path.join(records.checkpoint_dir(out, copy["copied_from"], 1), "toy.npz"))
+    receiver_state = np.load(os.path.join(records.checkpoint_dir(out, copy["member"], 2), "toy.npz"))
     # one toy step with the receiver's own (explored) learning rate, from the donor's weights
     expected = donor_state["w"] - copy["learning_rate"] * (donor_state["w"] - member.ToyMember.TARGET)
     np.testing.assert_allclose(receiver_state["w"], expected, rtol=1e-12)
@@ -111,26 +108,47 @@ RESUME_SCRIPT = """
 import sys
 from tfdisent.pbt.runner import PBTSettings, run_pbt
 run_pbt(PBTSettings(fitness="mig", output_dir=sys.argv[1], population=3, generations=4, generation_samples=8,
-                    backend="toy", toy_delay=2.0, num_cpus=2))
+                    backend="toy", toy_delay=float(sys.argv[2]), num_cpus=2), progress=None)
 """
+COMPARED = ("member", "generation", "score", "learning_rate", "batch_size", "beta", "copied_from", "steps")
+
+
+def _table(path):
+    return [{k: row[k] for k in COMPARED} for row in records.read_population(path)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("pbt_whole") / "run")
+    finished = subprocess.run([sys.executable, "-c", RESUME_SCRIPT, out, "0"], capture_output=True, text=True,
+                              timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return _table(os.path.join(out, "population.csv"))
 
 
 @pytest.mark.slow
-def test_resume_after_driver_killed(tmp_path):
+@pytest.mark.parametrize("rows_before_kill", [0, 3, 6], ids=["before_exploit", "during_exploit", "after_exploit"])
+def test_resume_after_driver_killed(tmp_path, uninterrupted, rows_before_kill):
+    """kill -9 of the driver (its whole process group) while generation 1 trains (before any
+    exploit), right after generation 1 was recorded (while the copy into the worst member and
+    generation 2 run) and after generation 2; the rerun of the same command ends with exactly the
+    population.csv of an uninterrupted run: same members, scores, copies and explored values."""
     out = str(tmp_path / "run")
-    command = [sys.executable, "-c", RESUME_SCRIPT, out]
+    command = [sys.executable, "-c", RESUME_SCRIPT, out, "1.0"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     csv = os.path.join(out, "population.csv")
     deadline = time.time() + 300
     while time.time() < deadline:
-        if os.path.exists(csv) and len(records.read_population(csv)) >= 4:
+        if rows_before_kill == 0 and os.path.isdir(os.path.join(out, records.MEMBERS_DIR)):
             break
-        time.sleep(0.5)
+        if rows_before_kill and os.path.exists(csv) and len(records.read_population(csv)) >= rows_before_kill:
+            break
+        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     partial = records.read_population(csv)
-    assert 4 <= len(partial) < 12
+    assert len(partial) == rows_before_kill                       # only complete generations are recorded
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
-    rows = records.read_population(csv)
-    assert sorted((r["member"], r["generation"]) for r in rows) == [(m, g) for m in range(3) for g in range(1, 5)]
+    assert _table(csv) == uninterrupted
+    assert any(row["copied_from"] is not None for row in uninterrupted)

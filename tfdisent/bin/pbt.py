@@ -1,4 +1,4 @@
-r"""tfdisent-pbt: population-based training for disentanglement on Ray Tune (Estermann et al. 2020).
+r"""tfdisent-pbt: population-based training for disentanglement on Ray (Estermann et al. 2020).
 
     tfdisent-pbt --fitness=mig --output_dir=runs/pbt_s                     # PBT-S-VAE (50,000 labels)
     tfdisent-pbt --fitness=mig --num_labels=1000 --output_dir=runs/pbt_1k  # 1000-PBT-S-VAE
@@ -9,7 +9,8 @@ Members are beta-TCVAEs (any method with a strength: --method); labels never ent
 loss, only the fitness. Outputs: DIR/population.csv (member, generation, score, learning_rate,
 batch_size, beta, copied_from), DIR/best/ (the best model across all generations: export/<v>/,
 lineage.json; `tfdisent-evaluate --model_dir=DIR/best`), DIR/plots/population.png, DIR/logs/pbt
-(TensorBoard), DIR/summary.json, DIR/ray/ (Ray Tune's experiment: rerun the same command to resume).
+(TensorBoard), DIR/summary.json, DIR/members/ (every member's checkpoint per generation: rerun the
+same command to resume).
 The console shows one line per member and generation, then the summary and next steps; --ray_verbose
 brings back Ray's and Tune's own output.
 

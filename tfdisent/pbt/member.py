@@ -1,20 +1,18 @@
-"""One PBT population member as a Ray Tune function trainable (Estermann et al. 2020, Sec. 2.2:
-``step``, ``eval``, then exploit/explore by the scheduler).
+"""One PBT population member that lives for the whole run (Estermann et al. 2020, Sec. 2.2:
+``step`` and ``eval`` here, exploit/explore decided by the driver, :mod:`tfdisent.pbt.runner`).
 
-Per generation the trainable
-1. builds its model(s) from the trial config (``models_per_member`` = 1, or 5 lock-step
-   beta-TCVAEs for PBT-U-VAE: same hyperparameters and batches, different initial weights);
-2. restores the checkpoint Ray hands over (``tune.get_checkpoint()``): its own (after a pause:
-   weights, optimizer state and data stream) or a donor's after truncation selection (weights and
-   optimizer state, but its own data stream);
-3. applies the trial's (possibly explored) hyperparameters with ``set_hyperparameters``;
-4. trains one generation = ``generation_samples / batch_size`` steps;
-5. computes its fitness (:mod:`tfdisent.pbt.fitness`) and reports it with a checkpoint.
+A :class:`Member` is built once (``models_per_member`` = 1, or 5 beta-TCVAEs for PBT-U-VAE: same
+hyperparameters and batches, different initial weights) and then, per generation,
+1. trains ``generation_samples / batch_size`` steps;
+2. computes its fitness (:mod:`tfdisent.pbt.fitness`);
+3. writes its checkpoint where the driver says (``DIR/members/member_<m>/generation_<g>``).
+Between generations the driver may make it copy a donor's checkpoint (weights and optimizer
+state, but its own data stream) and set explored hyperparameters — in place, no restart.
 
-A member whose loss turns NaN/Inf is put back to its last good state and reported with score -1
-(below every fitness, so truncation selection replaces it by a good member; the paper resets NaN
-members from good ones instead of failing the run). A fitness that cannot be computed scores 0
-and the reason is reported (``fitness_error``).
+A member whose loss turns NaN/Inf is put back to its last good state and scored NaN (the worst
+score, so truncation selection replaces it by a good member; the paper resets NaN members from
+good ones instead of failing the run). A fitness that cannot be computed scores 0 and the reason
+is recorded (``fitness_error``).
 
 Backends: ``trainer`` (the library's :class:`tfdisent.training.Trainer`) and ``toy`` (a numpy
 quadratic with the same interface, for testing the scheduling machinery in seconds).
@@ -26,7 +24,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from typing import Dict, List, Mapping, Optional, Tuple
 
@@ -47,11 +44,6 @@ def import_static_plugins(static: Mapping[str, object]) -> None:
         from tfdisent.registry import import_plugins  # noqa: PLC0415
 
         import_plugins(list(static["plugins"]), list(static.get("plugin_paths") or ()))
-
-
-def member_id_from_trial(trial_id: str) -> int:
-    """Ray Tune trial ids end in the trial's index (``'3f2a1_00004'`` -> 4): the member id."""
-    return int(str(trial_id).rsplit("_", 1)[-1])
 
 
 def read_meta(directory: str) -> dict:
@@ -201,10 +193,16 @@ def compute_fitness(static: Mapping[str, object], encoders) -> Tuple[float, str,
 
 class TrainerMember:
     """K :class:`tfdisent.training.Trainer` s in lock-step (same config except ``seed``, same
-    ``data_seed``), each an ordinary run directory ``<trial_dir>/model_<k>``."""
+    ``data_seed``), each an ordinary run directory ``<trial_dir>/model_<k>``.
+
+    With K > 1 (PBT-U-VAE) the K models train fused, one compiled call per interval on shared
+    batches (:class:`tfdisent.training.LockstepTrainers`); the group is rebuilt when the batch size
+    changes (explore, or a restored checkpoint of another batch size), since the shared iterator
+    and the traced loop belong to one batch shape. ``fused=False`` trains them one after another
+    (the comparison in benchmarks/pbt_overhead.py)."""
 
     def __init__(self, static: Mapping[str, object], member: int, trial_dir: str,
-                 hyperparameters: Mapping[str, float]):
+                 hyperparameters: Mapping[str, float], fused: bool = True):
         from tfdisent.methods import pbt_hyperparameter  # noqa: PLC0415
         from tfdisent.training import TrainConfig, Trainer  # noqa: PLC0415
 
@@ -234,6 +232,8 @@ class TrainerMember:
             trainer = Trainer(config, os.path.join(trial_dir, f"model_{k}"), dataset=dataset)
             trainer.restore_or_initialize()
             self.trainers.append(trainer)
+        self.fused = bool(fused) and len(self.trainers) > 1
+        self._group, self._group_stream = None, None
         # The last good state (a complete save(path) of every model) that recover() returns to.
         self.good_dir = os.path.join(trial_dir, "last_good")
         self._copy_good(None)
@@ -260,9 +260,16 @@ class TrainerMember:
             trainer.set_hyperparameters(**values)
 
     def train_generation(self, steps: int) -> Dict[str, float]:
-        """``steps`` steps of every lock-step model, alternating in chunks of ``log_every``."""
+        """``steps`` steps of every lock-step model: fused, or alternating in chunks of ``log_every``."""
         from tfdisent.training import NonFiniteLossError  # noqa: PLC0415
 
+        if self.fused:
+            try:
+                logs = self.group().train_steps(steps)
+            except NonFiniteLossError as error:
+                raise FloatingPointError(str(error)) from error
+            losses = [float(entry.get("loss", math.nan)) for entry in logs]
+            return {"train_loss": float(np.mean(losses))}
         chunk = max(1, int(self.static.get("log_every", 50)))
         logs: List[Dict[str, float]] = []
         done = 0
@@ -276,6 +283,16 @@ class TrainerMember:
             done += count
         losses = [float(entry.get("loss", math.nan)) for entry in logs]
         return {"train_loss": float(np.mean(losses)) if losses else math.nan}
+
+    def group(self):
+        """The fused group for the current data stream (built again after a batch-size change: the
+        trainers' own streams were rebuilt for the new shape and must be shared again)."""
+        from tfdisent.training import LockstepTrainers  # noqa: PLC0415
+
+        stream = self.trainers[0].iterator    # replaced exactly when a batch-size change rebuilt the streams
+        if self._group is None or self._group_stream is not stream:
+            self._group, self._group_stream = LockstepTrainers(self.trainers), stream
+        return self._group
 
     def recover(self) -> None:
         """Back to every model's last good state (last report, restored checkpoint or start)."""
@@ -349,6 +366,16 @@ class ToyMember:
             raise FloatingPointError("toy loss diverged")
         return {"train_loss": float(np.mean((self.w - self.TARGET) ** 2))}
 
+    def group(self):
+        """The fused group for the current data stream (built again after a batch-size change: the
+        trainers' own streams were rebuilt for the new shape and must be shared again)."""
+        from tfdisent.training import LockstepTrainers  # noqa: PLC0415
+
+        stream = self.trainers[0].iterator    # replaced exactly when a batch-size change rebuilt the streams
+        if self._group is None or self._group_stream is not stream:
+            self._group, self._group_stream = LockstepTrainers(self.trainers), stream
+        return self._group
+
     def recover(self) -> None:
         self.w, self.m, self.step = (self.good[0].copy(), self.good[1].copy(), self.good[2])
 
@@ -371,92 +398,92 @@ def member_fitness(backend, static: Mapping[str, object]) -> Tuple[float, str, d
     return compute_fitness(static, backend.encoders())
 
 
-def searched_values(config: Mapping[str, object]) -> Dict[str, float]:
-    """The searched hyperparameters of a trial config (``config["hp"]``)."""
-    values = config["hp"]
+def searched_values(values: Mapping[str, object]) -> Dict[str, float]:
+    """The searched hyperparameters (learning rate, batch size, beta) of a mapping, typed."""
     return {"learning_rate": float(values["learning_rate"]), "batch_size": int(values["batch_size"]),
             "beta": float(values["beta"])}
 
 
-def run_generations(config: Mapping[str, object], member: int, trial_dir: str, checkpoint_dir: Optional[str],
-                    report) -> None:
-    """The trainable's body, independent of Ray: ``report(metrics, checkpoint_directory)`` is called
-    once per generation (Ray's ``tune.report``; a plain function in the in-process tests)."""
-    static = dict(config["pbt"])
-    hyperparameters = searched_values(config)
-    backend = BACKENDS[str(static.get("backend", "trainer"))](static, member, trial_dir, hyperparameters)
-    generation, copied_from = 0, None
-    if checkpoint_dir:
-        meta = read_meta(checkpoint_dir)
-        own = int(meta["member"]) == member
-        backend.restore(checkpoint_dir, own=own)
-        generation = int(meta["generation"])
-        copied_from = None if own else int(meta["member"])
-    backend.set_hyperparameters(hyperparameters)
-    max_generations = static.get("max_generations")
-    while max_generations is None or generation < int(max_generations):
-        steps = max(1, int(static["generation_samples"]) // int(hyperparameters["batch_size"]))
+def save_checkpoint(backend, directory: str, meta: Mapping[str, object]) -> str:
+    """Writes the member's state and ``pbt_member.json`` to ``directory`` atomically (into a
+    sibling, then renamed): a driver killed mid-save leaves no half-written checkpoint."""
+    scratch = directory + ".partial"
+    shutil.rmtree(scratch, ignore_errors=True)
+    backend.save(scratch)
+    with open(os.path.join(scratch, META_FILE), "w") as stream:
+        json.dump(dict(meta), stream, default=float)
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(scratch, directory)
+    return directory
+
+
+class Member:
+    """One population member for the whole run (Estermann et al. 2020, Sec. 2.2: ``step``, ``eval``;
+    exploit/explore are applied by the driver, :mod:`tfdisent.pbt.runner`).
+
+    It keeps its backend (Trainers, data pipeline, traced step) across generations: an exploit
+    restores the donor's checkpointed weights and optimizer state into the same Trainers (its own
+    data stream stays) and sets the explored hyperparameters (variables read by the compiled step:
+    no rebuild, no retrace unless the batch size changes). The driver runs it as a Ray actor; it is
+    an ordinary class, so the tests run it in-process too.
+
+    ``work_dir`` is scratch (the Trainers' run directories and last-good state); the generation
+    checkpoints are written where the driver says (tfdisent's records, not Ray's storage)."""
+
+    def __init__(self, static: Mapping[str, object], member: int, work_dir: str,
+                 hyperparameters: Mapping[str, float], checkpoint: Optional[str] = None):
+        self.static = dict(static)
+        self.member = int(member)
+        if str(self.static.get("backend", "trainer")) == "trainer":
+            configure_tensorflow(float(self.static.get("cpus_per_member", 1.0)))
+        import_static_plugins(self.static)
+        shutil.rmtree(work_dir, ignore_errors=True)      # scratch of an earlier attempt
+        self.hyperparameters = searched_values(hyperparameters)
+        self.backend = BACKENDS[str(self.static.get("backend", "trainer"))](self.static, self.member, work_dir,
+                                                                          self.hyperparameters)
+        if checkpoint:                                    # resume: its own state, data stream included
+            self.backend.restore(checkpoint, own=True)
+        self.backend.set_hyperparameters(self.hyperparameters)
+
+    def exploit(self, donor_checkpoint: str, hyperparameters: Mapping[str, float]) -> None:
+        """Truncation selection's copy (weights and optimizer state, not the data stream) and the
+        explored hyperparameters."""
+        self.backend.restore(donor_checkpoint, own=False)
+        self.set_hyperparameters(hyperparameters)
+
+    def set_hyperparameters(self, hyperparameters: Mapping[str, float]) -> None:
+        self.hyperparameters = searched_values(hyperparameters)
+        self.backend.set_hyperparameters(self.hyperparameters)
+
+    def run_generation(self, generation: int, copied_from: Optional[int], checkpoint: str) -> Dict[str, object]:
+        """Trains one generation (``generation_samples / batch_size`` steps), scores it, writes
+        the checkpoint and returns the population.csv fields. A non-finite loss puts the member
+        back to its last good state and scores NaN (the driver's truncation selection then
+        replaces it: the paper resets NaN members from good ones instead of failing)."""
+        hyperparameters = self.hyperparameters
+        steps = max(1, int(self.static["generation_samples"]) // int(hyperparameters["batch_size"]))
         start = time.time()
         nan = False
         try:
-            logs = backend.train_generation(steps)
+            logs = self.backend.train_generation(steps)
         except FloatingPointError:
             nan = True
-            backend.recover()
-            backend.set_hyperparameters(hyperparameters)
+            self.backend.recover()
+            self.backend.set_hyperparameters(hyperparameters)
             logs = {"train_loss": math.nan}
-        generation += 1
+        trained = time.time() - start
         if nan:
             score, error, details = math.nan, "non-finite training loss", {"best_model": 0}
         else:
-            score, error, details = member_fitness(backend, static)
-        scratch = tempfile.mkdtemp(prefix="pbt_ckpt_")
-        backend.save(scratch)
-        meta = {"member": member, "generation": generation, "score": score, "hyperparameters": hyperparameters,
-                "copied_from": copied_from, "nan": nan, "method": static.get("method", "beta_tcvae"),
-                "models_per_member": int(static.get("models_per_member", 1)), **details}
-        with open(os.path.join(scratch, META_FILE), "w") as stream:
-            json.dump(meta, stream, default=float)
-        metrics = {"score": NAN_SCORE if nan else float(score), "fitness": float(score), "member": member,
-                   "generation": generation, "copied_from": -1 if copied_from is None else copied_from,
-                   "nan": nan, "fitness_error": error, "steps": steps,
-                   "wall_seconds": time.time() - start, **hyperparameters, **logs,
-                   **{k: v for k, v in details.items() if isinstance(v, (int, float))}}
+            score, error, details = member_fitness(self.backend, self.static)
+        meta = {"member": self.member, "generation": int(generation), "score": score,
+                "hyperparameters": hyperparameters, "copied_from": copied_from, "nan": nan,
+                "method": self.static.get("method", "beta_tcvae"),
+                "models_per_member": int(self.static.get("models_per_member", 1)), **details}
+        save_checkpoint(self.backend, checkpoint, meta)
         if error:
-            print(f"pbt member {member} generation {generation}: fitness scored 0: {error}", flush=True)
-        report(metrics, scratch)
-        copied_from = None
-
-
-def trainable(config: Dict[str, object]) -> None:
-    """The Ray Tune function trainable (see module docstring)."""
-    from ray import tune  # noqa: PLC0415
-
-    context = tune.get_context()
-    index = member_id_from_trial(context.get_trial_id())
-    static = config["pbt"]
-    configure_tensorflow(float(static.get("cpus_per_member", 1.0)))
-    import_static_plugins(static)
-    # A resumed run (runner.resume_points) numbers its trials 0.. but keeps the members' ids, and
-    # starts each from the member's last checkpoint of the killed run.
-    member = int(static["member_ids"][index]) if static.get("member_ids") else index
-    resume = (static.get("resume_checkpoints") or {}).get(str(index))
-    trial_dir = context.get_trial_dir()
-
-    def report(metrics, directory):
-        try:
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is None:
-        run_generations(config, member, trial_dir, resume, report)
-    else:
-        with checkpoint.as_directory() as directory:
-            local = tempfile.mkdtemp(prefix="pbt_restore_")
-            shutil.copytree(directory, local, dirs_exist_ok=True)
-        try:
-            run_generations(config, member, trial_dir, local, report)
-        finally:
-            shutil.rmtree(local, ignore_errors=True)
+            print(f"pbt member {self.member} generation {generation}: fitness scored 0: {error}", flush=True)
+        return {"member": self.member, "generation": int(generation), "fitness": float(score),
+                "copied_from": copied_from, "nan": nan, "fitness_error": error, "steps": steps,
+                "wall_seconds": time.time() - start, "train_seconds": trained, **hyperparameters, **logs,
+                **{k: v for k, v in details.items() if isinstance(v, (int, float))}}

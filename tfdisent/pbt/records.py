@@ -21,6 +21,13 @@ COLUMNS = ("member", "generation", "score", "learning_rate", "batch_size", "beta
 EXTRA_COLUMNS = ("nan", "fitness_error", "steps", "train_loss", "wall_seconds")
 POPULATION_FILE = "population.csv"
 LINEAGE_FILE = "lineage.json"
+MEMBERS_DIR = "members"
+
+
+def checkpoint_dir(output_dir: str, member: int, generation: int) -> str:
+    """Where ``member`` saved its state after ``generation`` (weights, optimizer, data stream and
+    ``pbt_member.json``): the run's own layout, ``DIR/members/member_<m>/generation_<g>``."""
+    return os.path.join(output_dir, MEMBERS_DIR, f"member_{int(member):03d}", f"generation_{int(generation):04d}")
 
 
 def _write_atomic(path: str, text: str) -> None:

@@ -1,19 +1,22 @@
-"""Population-based training of disentangling VAEs on Ray Tune (Estermann et al. 2020, Sec. 2.2
-and 3; Ray Tune's ``PopulationBasedTraining``).
+"""Population-based training of disentangling VAEs on Ray (Estermann et al. 2020, Sec. 2.2 and 3).
 
-* Synchronous generations (``synch=True``, ``perturbation_interval=1`` report = 1 generation),
-  truncation selection with quantile 0.2, no resampling, the paper's explore rule as
-  ``custom_explore_fn`` (:mod:`tfdisent.pbt.explore`).
-* The optionally doubled initial population is halved after generation 1 by
-  :class:`HalvingPBT` (the bottom half of the ranked population is stopped before the first
-  exploit; the paper keeps the top half, then runs normal PBT).
-* Every reported checkpoint is kept (``num_to_keep=None``), so a clone never points at a deleted
-  checkpoint (ray-project/ray#9036).
-* Rerunning the same command after the driver was killed resumes: a new Ray experiment
-  (``DIR/ray/population_r<k>``) whose members start from their checkpoints of the last generation
-  all of them completed. (``Tuner.restore`` of a synchronous PBT experiment started no trial in
-  Ray 2.60 here: the restored scheduler waits for a sync point forever.)
-* Local Ray by default; ``ray_address`` joins a cluster (``DIR`` must then be shared storage).
+A synchronous driver (:class:`Population`) over long-lived Ray actors, one per member
+(:class:`tfdisent.pbt.member.Member`: its Trainers, data pipeline and traced step live for the
+whole run). After every generation the driver applies the paper's rules itself:
+
+* truncation selection with quantile 0.2 and the paper's explore (:mod:`tfdisent.pbt.explore`):
+  a bottom member restores the donor's checkpoint of that generation in place and takes the
+  donor's explored hyperparameters — no restart, no rebuild;
+* the optionally doubled initial population is halved after generation 1 (the best half survives,
+  no exploit that generation; ``survivors_after_halving``);
+* the generation budget and the convergence rule (:func:`tfdisent.pbt.stopping.stop_reason`).
+
+Member ids, lineage and checkpoints are tfdisent's own records: ``population.csv`` (written once
+per complete generation) and ``DIR/members/member_<m>/generation_<g>/`` (every one kept; the best
+is exported at the end). Rerunning the same command after the driver was killed resumes from the
+last complete generation: the members are rebuilt from their own checkpoints of it and the next
+step is planned again with the same seeded draws. Local Ray by default; ``ray_address`` joins a
+cluster (``DIR`` must then be shared storage).
 
 Outputs in ``DIR``: ``population.csv``, ``best/`` (a run directory with the best model across all
 generations: ``export/<v>/``, ``config.json``, ``lineage.json``), ``logs/pbt`` (TensorBoard),
@@ -28,20 +31,19 @@ import math
 import os
 import random
 import shutil
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
-import numpy as np
 
 from tfdisent.pbt import explore as explore_lib
 from tfdisent.pbt import fitness as fitness_lib
 from tfdisent.pbt import member as member_lib
 from tfdisent.pbt import records
+from tfdisent.pbt import stopping
 from tfdisent.pbt.explore import PBTConfigError
 from tfdisent.training.config import PRECISIONS
 from tfdisent.training.precision import PrecisionError, check_precision
-from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
+from tfdisent.training.resources import RayAddressError, init_ray
 
-EXPERIMENT_NAME = "population"
 MAX_GENERATION_SAMPLES = 10 ** 9
 
 
@@ -173,83 +175,25 @@ class PBTSettings:
         return [explore_lib.initial_hyperparameters(rng) for _ in range(size)]
 
 
-def paper_explore_fn(seed: int):
-    """``custom_explore_fn`` for Ray: the paper's explore on the trial config's searched values."""
-    rng = random.Random(seed + 7)
-
-    def explore_fn(config: dict) -> dict:
-        new = dict(config)
-        new["hp"] = explore_lib.explore(member_lib.searched_values(config), rng)
-        return new
-
-    return explore_fn
-
-
-def make_scheduler(settings: PBTSettings, halve: Optional[bool] = None):
-    """Ray Tune PopulationBasedTraining with the paper's schedule (and halving, if asked)."""
-    from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler  # noqa: PLC0415
-
-    class HalvingPBT(PopulationBasedTraining):
-        """PBT whose population is cut to its best ``halve_to`` members at the first sync point."""
-
-        def __init__(self, halve_to: Optional[int] = None, **kwargs):
-            super().__init__(**kwargs)
-            self._halve_to = halve_to
-            self._halved = halve_to is None
-
-        def on_trial_result(self, tune_controller, trial, result):
-            if self._halved or result.get(self._time_attr) != 1 or self._metric not in result:
-                return super().on_trial_result(tune_controller, trial, result)
-            state = self._trial_state[trial]
-            self._save_trial_state(state, 1, result, trial)
-            live = [t for t in tune_controller.get_live_trials() if t in self._trial_state]
-            if any(t is not trial and self._trial_state[t].last_train_time < 1 for t in live):
-                return TrialScheduler.NOOP if trial.status == trial.PAUSED else TrialScheduler.PAUSE
-            ranked = sorted(live, key=lambda t: -(self._trial_state[t].last_score
-                                                  if self._trial_state[t].last_score is not None else -math.inf))
-            losers = ranked[self._halve_to:]
-            self._halved = True
-            for t in live:
-                self._trial_state[t].last_perturbation_time = 1
-            self._next_perturbation_sync = 1 + self._perturbation_interval
-            for t in losers:
-                if t is not trial:
-                    tune_controller.stop_trial(t)
-            return TrialScheduler.STOP if trial in losers else TrialScheduler.PAUSE
-
-    return HalvingPBT(
-        halve_to=settings.population if (settings.double_initial_population if halve is None else halve) else None,
-        time_attr="training_iteration", metric="score", mode="max", perturbation_interval=1,
-        quantile_fraction=settings.quantile_fraction, resample_probability=0.0,
-        custom_explore_fn=paper_explore_fn(settings.seed), synch=True)
-
-
-def make_stopper(settings: PBTSettings, population: Optional[int] = None):
-    """Generation budget per trial (the trainable also stops itself) and, with ``convergence``,
-    stop-all when the per-generation best changed < 0.005 over 6 generations."""
-    from ray import tune  # noqa: PLC0415
-
-    from tfdisent.pbt import stopping  # noqa: PLC0415
-
-    class PopulationStopper(tune.Stopper):
-        def __init__(self):
-            self.scores: Dict[int, Dict[int, float]] = {}
-            self.done = False
-
-        def __call__(self, trial_id, result):
-            generation = int(result.get("generation", 0))
-            self.scores.setdefault(generation, {})[int(result.get("member", -1))] = float(result.get("score", -1))
-            if settings.convergence:
-                expected = population or settings.population
-                complete = [g for g in sorted(self.scores) if g > 1 and len(self.scores[g]) >= expected]
-                bests = [max(self.scores[g].values()) for g in complete]
-                self.done = stopping.converged(bests)
-            return settings.generations is not None and generation >= settings.generations
-
-        def stop_all(self):
-            return self.done
-
-    return PopulationStopper()
+def plan_generation(settings: PBTSettings, generation: int, scores: Mapping[int, float],
+                    hyperparameters: Mapping[int, Mapping[str, float]]) -> Dict[int, Tuple[Dict[str, float], Optional[int]]]:
+    """``{member: (hyperparameters, donor or None)}`` for generation ``generation + 1`` from the
+    scores of ``generation`` (Estermann et al. 2020, Sec. 2.2): after generation 1 of a doubled
+    population its best half survives unchanged (no exploit that generation); otherwise truncation
+    selection (quantile 0.2) and the paper's explore of the donor's values. The random draws come
+    from a generator seeded by (run seed, generation), so a resumed driver plans the same step."""
+    rng = random.Random(explore_lib.member_seed(settings.seed, generation, 0, stream=7))
+    if generation == 1 and settings.double_initial_population and len(scores) > settings.population:
+        return {m: (dict(hyperparameters[m]), None)
+                for m in explore_lib.survivors_after_halving(scores, settings.population)}
+    copies = explore_lib.truncation_selection(scores, rng, settings.quantile_fraction)
+    plan = {}
+    for m in sorted(scores):
+        if m in copies:
+            plan[m] = (explore_lib.explore(member_lib.searched_values(hyperparameters[copies[m]]), rng), copies[m])
+        else:
+            plan[m] = (dict(hyperparameters[m]), None)
+    return plan
 
 
 def progress_line(row: dict, generations: Optional[int]) -> str:
@@ -265,68 +209,6 @@ def progress_line(row: dict, generations: Optional[int]) -> str:
     return (f"[pbt] generation {row['generation']}{budget}: member {row['member']} scored {number(row['score'])} "
             f"(beta {number(row.get('beta'), 3)}, learning rate {number(row.get('learning_rate'), 3)}, "
             f"batch {row.get('batch_size')}{copied})")
-
-
-def make_recorder(output_dir: str, progress: Optional[Callable[[str], None]] = None,
-                  generations: Optional[int] = None):
-    """A Tune callback on the driver: every result becomes a population.csv row at once (and a
-    progress line)."""
-    from ray import tune  # noqa: PLC0415
-
-    path = os.path.join(output_dir, records.POPULATION_FILE)
-
-    class PopulationRecorder(tune.Callback):
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            if "member" not in result or "generation" not in result:
-                return
-            row = records.row_from_result(result)
-            records.write_population(path, records.merge_rows(records.read_population(path), [row]))
-            if progress is not None:
-                progress(progress_line(row, generations))
-
-    return PopulationRecorder()
-
-
-def experiment_dirs(storage: str) -> List[str]:
-    """Ray experiment directories of this run in attempt order (``population``, ``population_r1``...)."""
-    if not os.path.isdir(storage):
-        return []
-    names = [n for n in os.listdir(storage) if n == EXPERIMENT_NAME or n.startswith(EXPERIMENT_NAME + "_r")]
-    return [os.path.join(storage, n) for n in sorted(names, key=lambda n: 0 if n == EXPERIMENT_NAME else int(n.rsplit("_r", 1)[1]))]
-
-
-def find_checkpoint(storage: str, member: int, generation: int) -> Optional[str]:
-    """The persisted checkpoint directory written by ``member`` after ``generation`` (the latest
-    attempt's if a resumed run wrote it again)."""
-    found = None
-    for experiment in experiment_dirs(storage) or [storage]:
-        for root, _, files in sorted(os.walk(experiment)):
-            # Only Ray's persisted checkpoints (a trial's last_good/ copy may hold another member's).
-            if member_lib.META_FILE in files and os.path.basename(root).startswith("checkpoint_"):
-                meta = member_lib.read_meta(root)
-                if int(meta["member"]) == int(member) and int(meta["generation"]) == int(generation):
-                    found = root
-    return found
-
-
-def resume_points(rows: List[dict], storage: str, settings: PBTSettings) -> Dict[int, tuple]:
-    """``{member: (checkpoint, hyperparameters, generation)}`` at the last generation every live
-    member completed, or {} to start over. Live members: all, or after the halving those that
-    trained generation 2. That generation's exploit step is not redone (documented limit)."""
-    if not rows:
-        return {}
-    live = sorted({r["member"] for r in rows if r["generation"] >= 2}) if settings.double_initial_population \
-        else sorted({r["member"] for r in rows})
-    if not live:
-        return {}
-    cut = min(max(r["generation"] for r in rows if r["member"] == m) for m in live)
-    points = {}
-    for m in live:
-        checkpoint = find_checkpoint(storage, m, cut)
-        if checkpoint is None:
-            return {}
-        points[m] = (checkpoint, dict(member_lib.read_meta(checkpoint)["hyperparameters"]), cut)
-    return points
 
 
 def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Optional[str]:
@@ -368,9 +250,10 @@ def connect_ray(settings: PBTSettings) -> None:
 
 def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = print) -> dict:
     """Runs (or resumes) the population and writes the outputs; returns the summary. ``progress`` gets
-    one line per member and generation (Ray's own console output is off unless ``settings.ray_verbose``)."""
-    from ray import tune  # noqa: PLC0415
+    one line per member and generation (Ray's own console output is off unless ``settings.ray_verbose``).
 
+    Rerunning the same command after the driver was killed resumes from the last generation the
+    whole population completed (population.csv only ever holds complete generations)."""
     dataset = member_lib.load_data(settings.static_config()) if settings.backend == "trainer" else None
     settings.validate(dataset)
     connect_ray(settings)   # before anything is written: an unreachable --ray_address leaves no directory
@@ -392,55 +275,124 @@ def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = p
     else:
         with open(settings_path, "w") as stream:
             json.dump(saved, stream, indent=2)
-    random.seed(settings.seed)  # Ray's PBT draws donors with the random module (driver only)
-    storage = os.path.join(output_dir, "ray")
-    attempts = experiment_dirs(storage)
-    if attempts and os.path.exists(os.path.join(output_dir, "summary.json")):
-        return finish(settings, output_dir, storage)           # finished before: outputs only
-    static = settings.static_config()
-    initial = settings.initial_population()
-    halve = settings.double_initial_population
-    if attempts:
-        rows = records.merge_rows(records.read_population(os.path.join(output_dir, records.POPULATION_FILE)),
-                                  collect_rows(storage))
-        points = resume_points(rows, storage, settings)
-        if points:
-            members = sorted(points)
-            static["member_ids"] = members
-            static["resume_checkpoints"] = {str(i): points[m][0] for i, m in enumerate(members)}
-            initial = [points[m][1] for m in members]
-            halve = halve and min(points[m][2] for m in members) < 1
-    name = EXPERIMENT_NAME if not attempts else f"{EXPERIMENT_NAME}_r{len(attempts)}"
-    # One grid point per member, in member order: trial i (id suffix _0000i) is member i.
-    param_space = {"pbt": static, "hp": tune.grid_search(initial)}
-    trainable = tune.with_resources(member_lib.trainable, {"cpu": settings.cpus_per_member})
-    tuner = tune.Tuner(
-        trainable, param_space=param_space,
-        tune_config=tune.TuneConfig(scheduler=make_scheduler(settings, halve), num_samples=1, reuse_actors=False),
-        run_config=tune.RunConfig(
-            name=name, storage_path=storage, stop=make_stopper(settings, len(initial) // (2 if halve else 1)),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[make_recorder(output_dir, progress, settings.generations)],
-            verbose=tune_verbosity(settings.ray_verbose),
-            failure_config=tune.FailureConfig(max_failures=2)))
-    tuner.fit()
-    return finish(settings, output_dir, storage)
+    if os.path.exists(os.path.join(output_dir, "summary.json")):
+        return finish(settings, output_dir)            # finished before: outputs only
+    Population(settings, output_dir, progress).run()
+    return finish(settings, output_dir)
 
 
-def finish(settings: PBTSettings, output_dir: str, storage: str) -> dict:
-    """population.csv (completed from the trials' result files), best model, lineage, plots."""
-    rows = records.read_population(os.path.join(output_dir, records.POPULATION_FILE))
-    rows = records.merge_rows(rows, collect_rows(storage))
-    records.write_population(os.path.join(output_dir, records.POPULATION_FILE), rows)
+def hyperparameters_of(row: Mapping[str, object]) -> Dict[str, float]:
+    """The searched values a population.csv row trained with."""
+    return member_lib.searched_values(row)
+
+
+def generation_bests(rows: List[dict]) -> List[float]:
+    """Best finite score of every generation, in order (NaN where none is finite)."""
+    bests = []
+    for g in sorted({r["generation"] for r in rows}):
+        finite = [float(r["score"]) for r in rows if r["generation"] == g and math.isfinite(float(r["score"]))]
+        bests.append(max(finite) if finite else math.nan)
+    return bests
+
+
+class Population:
+    """The synchronous PBT driver: one long-lived Ray actor per member (a :class:`member.Member`),
+    generations run in lock-step, exploit/explore and stopping decided here from the paper's pure
+    rules (:func:`plan_generation`, :func:`tfdisent.pbt.stopping.stop_reason`).
+
+    Members need memory for the whole run but CPUs only while they train: actors reserve no CPU
+    (``num_cpus=0``, spread over the nodes) and the driver trains at most
+    ``cluster CPUs // cpus_per_member`` members at once."""
+
+    def __init__(self, settings: PBTSettings, output_dir: str, progress: Optional[Callable[[str], None]]):
+        self.settings = settings
+        self.output_dir = output_dir
+        self.progress = progress
+        self.static = settings.static_config()
+        self.path = os.path.join(output_dir, records.POPULATION_FILE)
+
+    def work_dir(self, member: int) -> str:
+        return os.path.join(self.output_dir, records.MEMBERS_DIR, f"member_{member:03d}", "work")
+
+    def run(self) -> None:
+        import ray  # noqa: PLC0415
+
+        actor_class = ray.remote(member_lib.Member)
+        rows = records.read_population(self.path)
+        generation = max((r["generation"] for r in rows), default=0)
+        if generation:
+            last = {r["member"]: r for r in rows if r["generation"] == generation}
+            if stopping.stop_reason(generation_bests(rows), self.settings.generations, self.settings.convergence):
+                return
+            current = {m: hyperparameters_of(row) for m, row in last.items()}
+            plan = plan_generation(self.settings, generation, {m: row["score"] for m, row in last.items()}, current)
+            resume = {m: records.checkpoint_dir(self.output_dir, m, generation) for m in plan}
+        else:
+            current = dict(enumerate(self.settings.initial_population()))
+            plan = {m: (hp, None) for m, hp in current.items()}
+            resume = {}
+        options = {"num_cpus": 0, "scheduling_strategy": "SPREAD", "max_restarts": 0}
+        actors = {m: actor_class.options(**options).remote(self.static, m, self.work_dir(m), current[m], resume.get(m))
+                  for m in sorted(plan)}
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1) // self.settings.cpus_per_member))
+        try:
+            while True:
+                calls = []
+                for m, (hyperparameters, donor) in sorted(plan.items()):
+                    if donor is not None:    # actor calls run in order: the exploit precedes the training
+                        calls.append(actors[m].exploit.remote(
+                            records.checkpoint_dir(self.output_dir, donor, generation), hyperparameters))
+                    elif hyperparameters != current.get(m):
+                        calls.append(actors[m].set_hyperparameters.remote(hyperparameters))
+                ray.get(calls)
+                current = {m: hp for m, (hp, _) in plan.items()}
+                generation += 1
+                results = self.train_generation(actors, plan, generation, slots)
+                rows = records.merge_rows(rows, [records.row_from_result(r) for r in results])
+                records.write_population(self.path, rows)       # a whole generation at once
+                if stopping.stop_reason(generation_bests(rows), self.settings.generations,
+                                        self.settings.convergence):
+                    return
+                plan = plan_generation(self.settings, generation, {r["member"]: r["fitness"] for r in results},
+                                       current)
+                for m in set(actors) - set(plan):                # the halved-away members
+                    ray.kill(actors.pop(m))
+        finally:
+            for actor in actors.values():
+                ray.kill(actor)
+
+    def train_generation(self, actors, plan, generation: int, slots: int) -> List[dict]:
+        """Every live member's generation, at most ``slots`` at a time; a progress line per member."""
+        import ray  # noqa: PLC0415
+
+        waiting = sorted(plan)
+        running: Dict[object, int] = {}
+        results = []
+        while waiting or running:
+            while waiting and len(running) < slots:
+                m = waiting.pop(0)
+                running[actors[m].run_generation.remote(
+                    generation, plan[m][1], records.checkpoint_dir(self.output_dir, m, generation))] = m
+            done, _ = ray.wait(list(running), num_returns=1)
+            running.pop(done[0])
+            result = ray.get(done[0])
+            results.append(result)
+            if self.progress is not None:
+                self.progress(progress_line(records.row_from_result(result), self.settings.generations))
+        return results
+
+
+def finish(settings: PBTSettings, output_dir: str) -> dict:
+    """Best model (across all generations), its lineage, TensorBoard scalars, plots, summary."""
     rows = records.read_population(os.path.join(output_dir, records.POPULATION_FILE))
     best = records.best_row(rows)
     summary = {"generations": max((r["generation"] for r in rows), default=0), "members": len({r["member"] for r in rows}),
                "rows": len(rows), "copies": sum(1 for r in rows if r["copied_from"] is not None),
                "best": None, "export": None}
     if best is not None:
-        checkpoint = find_checkpoint(storage, best["member"], best["generation"])
+        checkpoint = records.checkpoint_dir(output_dir, best["member"], best["generation"])
         best_dir = os.path.join(output_dir, "best")
-        export = export_best(settings, checkpoint, best_dir) if checkpoint else None
+        export = export_best(settings, checkpoint, best_dir) if os.path.isdir(checkpoint) else None
         lineage = records.write_lineage(os.path.join(best_dir, records.LINEAGE_FILE), rows, best["member"],
                                         best["generation"], {"checkpoint": checkpoint, "export": export})
         summary.update(best={"member": best["member"], "generation": best["generation"], "score": best["score"],
@@ -455,23 +407,3 @@ def finish(settings: PBTSettings, output_dir: str, storage: str) -> dict:
     with open(os.path.join(output_dir, "summary.json"), "w") as stream:
         json.dump(summary, stream, indent=2, default=float)
     return summary
-
-
-def collect_rows(storage: str) -> List[dict]:
-    """Rows from every trial's ``result.json`` (what the recorder wrote live, recovered after a
-    killed driver), attempts in order so that a resumed attempt's rows win."""
-    rows = []
-    for root, _, files in (walk for experiment in experiment_dirs(storage) for walk in sorted(os.walk(experiment))):
-        if "result.json" in files:
-            with open(os.path.join(root, "result.json")) as stream:
-                for line in stream:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        result = json.loads(line)
-                    except ValueError:
-                        continue
-                    if "member" in result and "generation" in result:
-                        rows.append(records.row_from_result(result))
-    return rows
