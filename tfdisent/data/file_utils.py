@@ -18,6 +18,7 @@ import numpy as np
 from absl import logging
 
 from tfdisent.data.ground_truth import DatasetError
+from tfdisent.files import atomic_path
 
 # Where each official file comes from; quoted in every error message.
 OFFICIAL_URLS: Dict[str, str] = {
@@ -187,20 +188,14 @@ def h5_to_npy(dataset, out_path: str, rows_per_read: int = 4096) -> None:
     step = rows_per_read
     if dataset.chunks is not None:
         step = max(1, rows_per_read // dataset.chunks[0]) * dataset.chunks[0]
-    tmp_path = f"{out_path}.partial-{os.getpid()}.npy"
-    try:
-        target = np.lib.format.open_memmap(tmp_path, mode="w+", dtype=dataset.dtype,
+    with atomic_path(out_path, suffix=".npy") as temporary:
+        target = np.lib.format.open_memmap(temporary, mode="w+", dtype=dataset.dtype,
                                            shape=dataset.shape)
         for start in range(0, dataset.shape[0], step):
             stop = min(dataset.shape[0], start + step)
             dataset.read_direct(target, np.s_[start:stop], np.s_[start:stop])
         target.flush()
         del target
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-    os.replace(tmp_path, out_path)
 
 
 def cache_path_for(cache_dir: Optional[str], data_path: str, stem: str) -> str:
@@ -334,20 +329,16 @@ def extract_npz_member(path: str, member: str, out_path: str, dataset: str,
     """Streams a (compressed) .npz member into a standalone .npy file, chunk by chunk so RAM stays
     bounded; written to a temporary name and renamed, so an interrupted run leaves no half cache."""
     info, _ = _npz_member_info(path, member, dataset)
-    tmp_path = f"{out_path}.partial-{os.getpid()}"
     try:
-        with zipfile.ZipFile(path) as archive, archive.open(info) as source, \
-                open(tmp_path, "wb") as target:
+        with atomic_path(out_path) as temporary, zipfile.ZipFile(path) as archive, \
+                archive.open(info) as source, open(temporary, "wb") as target:
             while True:
                 chunk = source.read(chunk_bytes)
                 if not chunk:
                     break
                 target.write(chunk)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
         raise file_error(dataset, path, f"could not be decompressed ({error})") from None
-    os.replace(tmp_path, out_path)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ downstream) encode it once; the sampled representation's noise restarts from
 correlated across metrics through their common samples.
 
 A failing metric is recorded (``"error"``) and the others still run. The report is written
-atomically (temporary file in the same directory + ``os.replace``).
+atomically with :func:`tfdisent.files.write_json_atomic` (strict JSON: NaN becomes ``null``).
 
 Report layout::
 
@@ -33,16 +33,14 @@ Report layout::
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
-import tempfile
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from tfdisent import metrics
+from tfdisent.files import write_json_atomic  # noqa: F401  (re-exported: callers' historic name)
 from tfdisent.metrics.utils import MetricError, to_python
 
 ALL = "all"
@@ -229,34 +227,3 @@ def build_report(results: Dict[str, dict], *, dataset_name: str, seed: int, repr
     return report
 
 
-def _json_safe(value):
-    """numpy -> Python; NaN/inf -> None so the file is strict JSON."""
-    value = to_python(value)
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json_atomic(path: str, payload: dict) -> str:
-    """Writes ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    text = json.dumps(_json_safe(payload), indent=2, sort_keys=False, allow_nan=False)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                                         suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path

@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional
 
+from tfdisent.files import write_json_atomic
 from tfdisent.training.resources import configure_tensorflow
 
 MODELS_DIR = "models"
@@ -80,15 +81,23 @@ def _one_line(error: BaseException) -> str:
 
 
 def _write_record(output_dir: str, model_num: int, record: dict) -> None:
-    from tfdisent.evaluation.evaluate import write_json_atomic
     write_json_atomic(os.path.join(model_dir(output_dir, model_num), RECORD_FILE), record)
 
 
-def _fail(output_dir, model, study_info, reason, started, report) -> dict:
+def write_failure(output_dir: str, model: Dict[str, Any], study_info: Dict[str, str], reason: str,
+                  wall_time_seconds: Optional[float] = None) -> dict:
+    """Writes (and returns) the failure record of ``model``: the one format of a failed model,
+    whether the trial itself caught the error or the driver saw Ray give up on it (no wall time)."""
     record = {"model_num": model["model_num"], "status": STATUS_FAILED, "reason": reason,
-              "study": study_info["name"], "fingerprint": study_info["fingerprint"], "spec": model,
-              "wall_time_seconds": round(time.time() - started, 3)}
+              "study": study_info["name"], "fingerprint": study_info["fingerprint"], "spec": model}
+    if wall_time_seconds is not None:
+        record["wall_time_seconds"] = round(wall_time_seconds, 3)
     _write_record(output_dir, model["model_num"], record)
+    return record
+
+
+def _fail(output_dir, model, study_info, reason, started, report) -> dict:
+    record = write_failure(output_dir, model, study_info, reason, time.time() - started)
     if report:
         report({"model_num": model["model_num"], "done": 1, "failed": 1})
     return record
@@ -179,7 +188,7 @@ def _evaluate(output_dir, model, evaluation, dataset, cpus) -> Dict[str, Any]:
             report = evaluate.build_report(results, dataset_name=model["dataset"], seed=seed, representation=kind,
                                            model_dir=os.path.abspath(run_dir), model_path=export_path,
                                            total_wall_time=time.perf_counter() - start)
-            evaluate.write_json_atomic(path, report)
+            write_json_atomic(path, report)
         out["reports"][kind] = os.path.relpath(path, run_dir)
         out.setdefault("wall_time_seconds", {})[kind] = report.get("total_wall_time_seconds")
         for name, entry in report["metrics"].items():
