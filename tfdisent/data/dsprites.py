@@ -37,6 +37,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
+from tfdisent.errors import one_line
 from tfdisent.files import atomic_path
 from tfdisent.data.ground_truth import DatasetError, GroundTruthData, factors_to_indices
 
@@ -368,8 +369,7 @@ def load_official_file(path: str):
     except DatasetError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise _file_error(path, f"unreadable or truncated ({type(error).__name__}: "
-                                f"{str(error).splitlines()[0] if str(error) else ''})") from error
+        raise _file_error(path, f"unreadable or truncated ({one_line(error)})") from error
     factor_values = tuple(values[_first_rows_of_classes(factor_sizes, i), i + 1]
                           for i in range(len(factor_sizes)))
     if factor_sizes != FACTOR_SIZES:

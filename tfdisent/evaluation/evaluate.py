@@ -40,6 +40,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 import numpy as np
 
 from tfdisent import metrics
+from tfdisent.errors import one_line
 from tfdisent.files import write_json_atomic  # noqa: F401  (re-exported: callers' historic name)
 from tfdisent.metrics.utils import MetricError, to_python
 
@@ -139,11 +140,6 @@ def _summary(scores: dict, limit: int = 4) -> str:
     return ", ".join(shown)
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def metric_seed(seed: int, representation: str, metric: str) -> int:
     """The seed of one (representation, metric) pair of a run seeded with ``seed``: the first four
     bytes (little-endian) of SHA-256 of ``"<seed>/<representation>/<metric>"``, in [0, 2**32).
@@ -181,9 +177,9 @@ def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
         try:
             settings = metrics.resolve_settings(name, **overrides.get(name, {}))
         except MetricError as error:
-            results[name] = {"error": _one_line(error), "settings": overrides.get(name, {}),
+            results[name] = {"error": one_line(error), "settings": overrides.get(name, {}),
                              "wall_time_seconds": 0.0}
-            progress(f"[{index}/{total}] {name}: FAILED: {_one_line(error)}")
+            progress(f"[{index}/{total}] {name}: FAILED: {one_line(error)}")
             continue
         progress(f"[{index}/{total}] {name}: running ...")
         this_seed = int(seed) if share_samples else metric_seed(seed, representation, name)
@@ -203,9 +199,9 @@ def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
             progress(f"[{index}/{total}] {name}: done in {elapsed:.1f} s: {_summary(scores)}")
         except Exception as error:  # noqa: BLE001 - one failing metric must not stop the others
             elapsed = time.perf_counter() - start
-            entry = {"error": _one_line(error), "settings": to_python(settings),
+            entry = {"error": one_line(error), "settings": to_python(settings),
                      "wall_time_seconds": round(elapsed, 3), "seed": this_seed}
-            progress(f"[{index}/{total}] {name}: FAILED after {elapsed:.1f} s: {_one_line(error)}")
+            progress(f"[{index}/{total}] {name}: FAILED after {elapsed:.1f} s: {one_line(error)}")
         results[name] = entry
     return results
 

@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional
 
+from tfdisent.errors import one_line
 from tfdisent.files import write_json_atomic
 from tfdisent.training.resources import configure_tensorflow
 
@@ -73,11 +74,6 @@ def train_config_dict(model: Dict[str, Any], output_dir: str, data_dir: Optional
     if model.get("init_from") is not None:
         values["init_from"] = os.path.abspath(model_dir(output_dir, model["init_from"]))
     return values
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _write_record(output_dir: str, model_num: int, record: dict) -> None:
@@ -226,11 +222,11 @@ def run_model(output_dir: str, model: Dict[str, Any], evaluation: Dict[str, Any]
         config_values = train_config_dict(model, output_dir, data_dir)
         train_results = _train(config_values, run_dir, dataset, report, model_num)
     except (NonFiniteLossError, RunConfigError, DatasetError, ValueError) as error:
-        return _fail(output_dir, model, study_info, _one_line(error), started, report)
+        return _fail(output_dir, model, study_info, one_line(error), started, report)
     try:
         evaluated = _evaluate(output_dir, model, evaluation, dataset, cpus)
     except ValueError as error:  # RepresentationError: e.g. the export encodes NaN
-        return _fail(output_dir, model, study_info, _one_line(error), started, report)
+        return _fail(output_dir, model, study_info, one_line(error), started, report)
     record = {"model_num": model_num, "status": STATUS_DONE, "study": study_info["name"],
               "fingerprint": study_info["fingerprint"], "spec": model, "train_results": TRAIN_RESULTS_FILE,
               "export": evaluated["export"], "evaluations": evaluated["reports"],
@@ -241,7 +237,7 @@ def run_model(output_dir: str, model: Dict[str, Any], evaluation: Dict[str, Any]
     try:
         _write_hparams(run_dir, model, evaluated["scores"])
     except Exception as error:  # noqa: BLE001 - a dashboard must not fail a finished model
-        record["hparams_error"] = _one_line(error)
+        record["hparams_error"] = one_line(error)
     _write_record(output_dir, model_num, record)
     if report:
         report({"model_num": model_num, "done": 1, "failed": 0, "step": int(train_results.get("step", 0))})
