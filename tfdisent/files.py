@@ -29,7 +29,15 @@ __all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "write_json
 
 
 def _current_umask() -> int:
-    # os.umask can only be read by setting it; done once at import, before any thread writes.
+    # Linux reports it without changing it; elsewhere os.umask can only be read by setting it (once,
+    # at import, so only a thread creating a file in that instant could see the temporary value).
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
