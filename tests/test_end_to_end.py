@@ -24,7 +24,8 @@ def two_runs(tmp_path_factory):
     for seed in (0, 1):
         run = root / f"run{seed}"
         result = _run("tfdisent.bin.train", "--method=beta_tcvae", "--steps=30", "--batch_size=32",
-                      "--log_every=10", "--image_every=0", f"--seed={seed}", f"--output_dir={run}")
+                      "--log_every=10", "--image_every=0", "--eval_batches=2", f"--seed={seed}",
+                      f"--output_dir={run}")
         assert result.returncode == 0, result.stderr[-3000:]
         runs.append(run)
     return runs

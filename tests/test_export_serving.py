@@ -3,7 +3,7 @@
 ``tensorflow_model_server`` cannot be installed here, so: the TF1 session loader (what the C++
 server and ``saved_model_cli run`` use) runs every signature and every warmup record; a fresh
 process loads the export with ``tf.saved_model.load``; and the clients talk to the in-process
-PredictionService/REST double (:mod:`tfdisent.export.local_server`) end to end.
+PredictionService/REST double (:mod:`tfdisent.serving_double`) end to end.
 """
 
 import json
@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from tfdisent.export import client as serving_client
 from tfdisent.export import export_saved_model, warmup
-from tfdisent.export.local_server import LocalServing, ModelServer, ServableVersion
+from tfdisent.serving_double import LocalServing, ModelServer, ServableVersion
 from tfdisent.export.status import ServingError
 from tfdisent.models import build_architecture
 

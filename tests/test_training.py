@@ -175,7 +175,7 @@ def test_cli_rejects_bad_flags_in_one_line(args, message, tmp_path):
 def test_cli_refuses_other_methods_run_and_bad_data_file(tmp_path):
     run = tmp_path / "run"
     ok = _cli("--method=beta_vae", "--steps=2", "--log_every=1", "--image_every=0", "--export=false",
-              f"--output_dir={run}")
+              "--eval_batches=1", f"--output_dir={run}")
     assert ok.returncode == 0, ok.stderr
     other = _cli("--method=factor_vae", "--steps=4", f"--output_dir={run}")
     assert other.returncode == 2 and "holds a beta_vae run" in other.stderr and "Traceback" not in other.stderr
@@ -190,7 +190,7 @@ def test_cli_refuses_other_methods_run_and_bad_data_file(tmp_path):
 def test_cli_survives_kill_9_and_sigterm_then_resumes(tmp_path):
     run = tmp_path / "run"
     args = ["--method=beta_vae", "--steps=60", "--batch_size=16", "--log_every=5", "--checkpoint_every=5",
-            "--image_every=0", "--export=false", f"--output_dir={run}"]
+            "--image_every=0", "--export=false", "--eval_batches=1", f"--output_dir={run}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen([sys.executable, "-m", "tfdisent.bin.train", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,7 +1,8 @@
 """tfdisent: disentangled representation learning with TensorFlow 2 and Keras 3.
 
 Layers (each imports only the ones before it):
-``data`` -> ``models`` -> ``methods`` -> ``training`` -> ``export`` ->
+``data`` -> ``models`` -> ``methods`` -> ``training`` -> ``export`` (``serving_double``, the TF
+Serving test double, just above it) ->
 ``metrics``/``evaluation`` -> ``visualize`` -> ``study``; ``bin`` is a thin absl shell.
 """
 

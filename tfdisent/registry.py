@@ -28,6 +28,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from tfdisent.errors import one_line
+
 ENTRY_POINT_GROUP = "tfdisent.plugins"
 # The packages whose registries plugins fill. Imported by name (all three are cheap: their entries
 # are lazy) before a plugin, so that what the plugin adds can be told apart from the built-ins.
@@ -134,7 +136,7 @@ class Registry:
             try:
                 obj = import_target(target)
             except (ImportError, AttributeError) as error:
-                raise RegistryError(f"{self.kind} {name!r}: cannot import {target} ({_one_line(error)})") from None
+                raise RegistryError(f"{self.kind} {name!r}: cannot import {target} ({one_line(error)})") from None
             if self._validate is not None:
                 self._validate(name, obj)
             self._loaded[name] = obj
@@ -187,11 +189,6 @@ def new_registry(kind: str, validate: Optional[Validator] = None, sort_names: bo
 
 # ----------------------------------------------------------------------------------------------
 # Plugins
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def parse_plugin_list(value: Any) -> Tuple[str, ...]:
@@ -247,7 +244,7 @@ def _import_plugin(name: str, label: str) -> None:
         sys.modules.pop(name, None)
         if isinstance(error, RegistryError):
             raise PluginError(f"plugin {label}: {error}") from None
-        raise PluginError(f"plugin {label} failed to import: {_one_line(error)}") from None
+        raise PluginError(f"plugin {label} failed to import: {one_line(error)}") from None
 
 
 _discovered = False

@@ -14,6 +14,8 @@ from typing import Callable, NoReturn, Optional, Sequence, Tuple
 
 from absl import logging as absl_logging
 
+from tfdisent.errors import one_line
+
 # TensorFlow's C++ logs (absl/glog format: "I0000 00:00:1795.9 7614 cudart_stub.cc:31] ...") and the
 # notice printed before absl logging starts. TF 2.21 ignores TF_CPP_MIN_LOG_LEVEL for the lines it
 # writes before absl::InitializeLog (the CUDA probes, oneDNN notices), so they are filtered here.
@@ -181,8 +183,7 @@ def guarded(program: str, main: Callable[[list], None], interrupted: str = "inte
         except SystemExit:
             raise
         except Exception as error:  # noqa: BLE001 - one line, never a traceback wall
-            text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            fail(program, f"{type(error).__name__}: {text}" if text else type(error).__name__, code=1)
+            fail(program, one_line(error), code=1)
 
     return guarded_main
 

@@ -8,7 +8,7 @@ r"""tfdisent-encode: sends images to a TF Serving model server and writes their 
     tfdisent-encode --dataset=dsprites --num_images=500 --output=codes.csv
 
 The server is ``tensorflow_model_server`` serving ``<run>/export`` (serving/README.md) or the local
-double ``python -m tfdisent.export.local_server``. uint8 pixels go to the ``encode_uint8``
+double ``python -m tfdisent.serving_double``. uint8 pixels go to the ``encode_uint8``
 signature, float images in [0, 1] to ``serving_default``.
 """
 

@@ -30,7 +30,6 @@ The official file ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` is used ins
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from typing import Callable, Optional, Sequence, Tuple
@@ -38,6 +37,8 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
+from tfdisent.errors import one_line
+from tfdisent.files import atomic_path
 from tfdisent.data.ground_truth import DatasetError, GroundTruthData, factors_to_indices
 
 # Bump whenever the pixels change, so stale caches are never reused.
@@ -135,18 +136,8 @@ def resolve_cache_dir(cache_dir: Optional[str] = None) -> str:
 def save_npy_atomically(path: str, array: np.ndarray) -> None:
     """Writes via a temp file in the same directory and os.replace, so a reader (or a concurrent
     writer) never sees a half-written cache file."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(handle, "wb") as tmp_file:
-            np.save(tmp_file, array)
-        os.chmod(tmp_path, 0o644)  # mkstemp makes 0600; a shared cache must stay readable
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    with atomic_path(path, suffix=".npy") as temporary:
+        np.save(temporary, array)
 
 
 def patch_bank_cache_path(cache_dir: Optional[str] = None) -> str:
@@ -378,8 +369,7 @@ def load_official_file(path: str):
     except DatasetError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise _file_error(path, f"unreadable or truncated ({type(error).__name__}: "
-                                f"{str(error).splitlines()[0] if str(error) else ''})") from error
+        raise _file_error(path, f"unreadable or truncated ({one_line(error)})") from error
     factor_values = tuple(values[_first_rows_of_classes(factor_sizes, i), i + 1]
                           for i in range(len(factor_sizes)))
     if factor_sizes != FACTOR_SIZES:

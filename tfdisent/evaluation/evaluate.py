@@ -18,7 +18,7 @@ downstream) encode it once; the sampled representation's noise restarts from
 correlated across metrics through their common samples.
 
 A failing metric is recorded (``"error"``) and the others still run. The report is written
-atomically (temporary file in the same directory + ``os.replace``).
+atomically with :func:`tfdisent.files.write_json_atomic` (strict JSON: NaN becomes ``null``).
 
 Report layout::
 
@@ -33,16 +33,15 @@ Report layout::
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
-import tempfile
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from tfdisent import metrics
+from tfdisent.errors import one_line
+from tfdisent.files import write_json_atomic  # noqa: F401  (re-exported: callers' historic name)
 from tfdisent.metrics.utils import MetricError, to_python
 
 ALL = "all"
@@ -141,11 +140,6 @@ def _summary(scores: dict, limit: int = 4) -> str:
     return ", ".join(shown)
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def metric_seed(seed: int, representation: str, metric: str) -> int:
     """The seed of one (representation, metric) pair of a run seeded with ``seed``: the first four
     bytes (little-endian) of SHA-256 of ``"<seed>/<representation>/<metric>"``, in [0, 2**32).
@@ -183,9 +177,9 @@ def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
         try:
             settings = metrics.resolve_settings(name, **overrides.get(name, {}))
         except MetricError as error:
-            results[name] = {"error": _one_line(error), "settings": overrides.get(name, {}),
+            results[name] = {"error": one_line(error), "settings": overrides.get(name, {}),
                              "wall_time_seconds": 0.0}
-            progress(f"[{index}/{total}] {name}: FAILED: {_one_line(error)}")
+            progress(f"[{index}/{total}] {name}: FAILED: {one_line(error)}")
             continue
         progress(f"[{index}/{total}] {name}: running ...")
         this_seed = int(seed) if share_samples else metric_seed(seed, representation, name)
@@ -205,9 +199,9 @@ def run_metrics(dataset, metric_names: Sequence[str], seed: int = 0,
             progress(f"[{index}/{total}] {name}: done in {elapsed:.1f} s: {_summary(scores)}")
         except Exception as error:  # noqa: BLE001 - one failing metric must not stop the others
             elapsed = time.perf_counter() - start
-            entry = {"error": _one_line(error), "settings": to_python(settings),
+            entry = {"error": one_line(error), "settings": to_python(settings),
                      "wall_time_seconds": round(elapsed, 3), "seed": this_seed}
-            progress(f"[{index}/{total}] {name}: FAILED after {elapsed:.1f} s: {_one_line(error)}")
+            progress(f"[{index}/{total}] {name}: FAILED after {elapsed:.1f} s: {one_line(error)}")
         results[name] = entry
     return results
 
@@ -229,34 +223,3 @@ def build_report(results: Dict[str, dict], *, dataset_name: str, seed: int, repr
     return report
 
 
-def _json_safe(value):
-    """numpy -> Python; NaN/inf -> None so the file is strict JSON."""
-    value = to_python(value)
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json_atomic(path: str, payload: dict) -> str:
-    """Writes ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    text = json.dumps(_json_safe(payload), indent=2, sort_keys=False, allow_nan=False)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                                         suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path

@@ -23,6 +23,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfdisent.errors import one_line
 from tfdisent.evaluation.encoding import DEFAULT_BATCH_SIZE, encode_in_batches
 from tfdisent.export.layout import ExportNotFoundError, find_tf1_hub_module, is_saved_model_dir, latest_export
 
@@ -82,7 +83,7 @@ class GaussianEncoder:
             self._loaded = load_model_dir(self.path)
         except Exception as error:  # corrupt or incompatible files
             raise RepresentationError(f"cannot load SavedModel {self.path!r}: "
-                                      f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+                                      f"{one_line(error, with_type=False)}") from None
         signatures = getattr(self._loaded, "signatures", {})
         if signature_name not in signatures:
             raise RepresentationError(f"SavedModel {self.path!r} has no {signature_name!r} signature "

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tfdisent.evaluation.encoding import encode_in_batches, keras_encoder_function
 from tfdisent.metrics import dci, mig, sap
 
 VALIDATION_METRICS = ("mig", "dci", "sap")
@@ -59,8 +60,8 @@ def validation_metrics_callback(metric_names: Sequence[str] = VALIDATION_METRICS
             return {}
         start = time.time()
         observations = labelled.validation_observations
-        codes = np.concatenate([np.asarray(model.encoder(observations[i:i + batch_size], training=False)[0])
-                                for i in range(0, len(observations), batch_size)], axis=0)
+        # dtype=None: the held-out observations go to the encoder as stored, as the training batches do.
+        codes, _ = encode_in_batches(keras_encoder_function(model.encoder), observations, batch_size, dtype=None)
         try:
             scores = validation_scores(codes, labelled.validation_labels, metric_names, num_bins)
         except ValueError as e:  # e.g. a label constant on the held-out set: the classifiers refuse it

@@ -1,11 +1,12 @@
-"""SavedModel export of trained models, TF Serving warmup, a serving client and a local server double.
+"""SavedModel export of trained models, TF Serving warmup and a serving client.
 
 Modules:
 
 * :mod:`~tfdisent.export.saved_model`: ``export_saved_model``/``export_model`` write ``<base>/<version>/``.
 * :mod:`~tfdisent.export.warmup`: ``assets.extra/tf_serving_warmup_requests``.
 * :mod:`~tfdisent.export.client`: REST (row/columnar JSON) and gRPC clients of TF Serving.
-* :mod:`~tfdisent.export.local_server`: an in-process PredictionService + REST server backed by a SavedModel.
+
+The in-process stand-in for ``tensorflow_model_server`` used by tests lives in :mod:`tfdisent.serving_double`.
 
 Names are resolved lazily (PEP 562) so that ``tfdisent.export.client`` can be used over REST
 without paying the ~10 s ``import tensorflow``.

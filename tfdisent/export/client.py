@@ -1,7 +1,7 @@
 """Clients of a TF Serving model server (REST JSON or gRPC) that encode images into representations.
 
 Works against ``tensorflow_model_server`` (Docker image ``tensorflow/serving``, see
-``serving/README.md``) and against :mod:`tfdisent.export.local_server`. Protocols:
+``serving/README.md``) and against :mod:`tfdisent.serving_double`. Protocols:
 
 * REST (https://www.tensorflow.org/tfx/serving/api_rest): ``POST /v1/models/<m>[/versions/<v>]:predict``
   with the *row* form ``{"signature_name": s, "instances": [...]}`` (answer ``{"predictions": [...]}``)

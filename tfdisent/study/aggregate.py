@@ -34,6 +34,7 @@ from typing import Any, Dict, Iterable, List, Optional
 import numpy as np
 import pandas as pd
 
+from tfdisent.files import atomic_path
 from tfdisent.study import trial
 
 ID_COLUMNS = ["source", "study", "model_num", "status", "reason", "dataset", "method", "config", "seed", "steps",
@@ -298,12 +299,10 @@ def write_table(frame: pd.DataFrame, output_dir: str) -> Dict[str, str]:
                 clean[column] = numeric
             else:
                 clean[column] = values.map(lambda v: None if v is None or _isnan(v) else str(v))
-    tmp = paths["parquet"] + ".tmp"
-    clean.to_parquet(tmp, index=False)
-    os.replace(tmp, paths["parquet"])
-    tmp = paths["csv"] + ".tmp"
-    clean.to_csv(tmp, index=False)
-    os.replace(tmp, paths["csv"])
+    with atomic_path(paths["parquet"]) as temporary:
+        clean.to_parquet(temporary, index=False)
+    with atomic_path(paths["csv"]) as temporary:
+        clean.to_csv(temporary, index=False)
     return paths
 
 

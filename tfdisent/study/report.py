@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from tfdisent.files import write_text_atomic
 from tfdisent.study import analysis
 from tfdisent.study.aggregate import metric_columns
 
@@ -432,9 +433,7 @@ def _protocol_label(column: str) -> str:
 
 def _write_index(report_dir: str, lines: Sequence[str]) -> str:
     path = os.path.join(report_dir, "index.md")
-    with open(path + ".tmp", "w") as stream:
-        stream.write("\n".join(lines).rstrip() + "\n")
-    os.replace(path + ".tmp", path)
+    write_text_atomic(path, "\n".join(lines).rstrip() + "\n")
     return path
 
 

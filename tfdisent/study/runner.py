@@ -20,6 +20,7 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from tfdisent.files import write_json_atomic
 from tfdisent.registry import plugin_paths
 from tfdisent.study import trial
 from tfdisent.study.spec import ModelSpec, Study, StudyError
@@ -60,7 +61,6 @@ def check_output_dir(output_dir: str, study: Study) -> None:
 
 
 def write_study_file(output_dir: str, study: Study) -> None:
-    from tfdisent.evaluation.evaluate import write_json_atomic
     payload = study.to_dict()
     payload.update(fingerprint=study.fingerprint(), study_file=study.path)
     write_json_atomic(os.path.join(output_dir, STUDY_FILE), payload)
@@ -229,20 +229,13 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                     if trial_record(output_dir, model_num, fingerprint) is None:
                         text = str(result.error).strip().splitlines()
                         reason = f"trial errored after {max_failures} retries: " + (text[-1] if text else "")
-                        _record_failure(output_dir, payload["models"][model_num], study_info, reason)
+                        trial.write_failure(output_dir, payload["models"][model_num], study_info, reason)
             done_before = sum(1 for m in models if trial.is_finished(output_dir, m.model_num, fingerprint))
         return summarize(output_dir, models, fingerprint)
     finally:
         if started_ray:
             import ray
             ray.shutdown()
-
-
-def _record_failure(output_dir: str, model: Dict[str, Any], study_info: Dict[str, str], reason: str) -> None:
-    from tfdisent.evaluation.evaluate import write_json_atomic
-    record = {"model_num": model["model_num"], "status": trial.STATUS_FAILED, "reason": reason,
-              "study": study_info["name"], "fingerprint": study_info["fingerprint"], "spec": model}
-    write_json_atomic(os.path.join(trial.model_dir(output_dir, model["model_num"]), trial.RECORD_FILE), record)
 
 
 def _drop_failed_sources(study, pending, output_dir, fingerprint, study_info, progress):
@@ -253,7 +246,7 @@ def _drop_failed_sources(study, pending, output_dir, fingerprint, study_info, pr
             keep.append(model)
         else:
             reason = f"warm-start source model {model.init_from} did not finish"
-            _record_failure(output_dir, model.to_dict(), study_info, reason)
+            trial.write_failure(output_dir, model.to_dict(), study_info, reason)
             progress(f"[study] model {model.model_num} failed: {reason}")
     return keep
 

@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional
 
+from tfdisent.errors import one_line
+from tfdisent.files import write_json_atomic
 from tfdisent.training.resources import configure_tensorflow
 
 MODELS_DIR = "models"
@@ -74,21 +76,24 @@ def train_config_dict(model: Dict[str, Any], output_dir: str, data_dir: Optional
     return values
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def _write_record(output_dir: str, model_num: int, record: dict) -> None:
-    from tfdisent.evaluation.evaluate import write_json_atomic
     write_json_atomic(os.path.join(model_dir(output_dir, model_num), RECORD_FILE), record)
 
 
-def _fail(output_dir, model, study_info, reason, started, report) -> dict:
+def write_failure(output_dir: str, model: Dict[str, Any], study_info: Dict[str, str], reason: str,
+                  wall_time_seconds: Optional[float] = None) -> dict:
+    """Writes (and returns) the failure record of ``model``: the one format of a failed model,
+    whether the trial itself caught the error or the driver saw Ray give up on it (no wall time)."""
     record = {"model_num": model["model_num"], "status": STATUS_FAILED, "reason": reason,
-              "study": study_info["name"], "fingerprint": study_info["fingerprint"], "spec": model,
-              "wall_time_seconds": round(time.time() - started, 3)}
+              "study": study_info["name"], "fingerprint": study_info["fingerprint"], "spec": model}
+    if wall_time_seconds is not None:
+        record["wall_time_seconds"] = round(wall_time_seconds, 3)
     _write_record(output_dir, model["model_num"], record)
+    return record
+
+
+def _fail(output_dir, model, study_info, reason, started, report) -> dict:
+    record = write_failure(output_dir, model, study_info, reason, time.time() - started)
     if report:
         report({"model_num": model["model_num"], "done": 1, "failed": 1})
     return record
@@ -179,7 +184,7 @@ def _evaluate(output_dir, model, evaluation, dataset, cpus) -> Dict[str, Any]:
             report = evaluate.build_report(results, dataset_name=model["dataset"], seed=seed, representation=kind,
                                            model_dir=os.path.abspath(run_dir), model_path=export_path,
                                            total_wall_time=time.perf_counter() - start)
-            evaluate.write_json_atomic(path, report)
+            write_json_atomic(path, report)
         out["reports"][kind] = os.path.relpath(path, run_dir)
         out.setdefault("wall_time_seconds", {})[kind] = report.get("total_wall_time_seconds")
         for name, entry in report["metrics"].items():
@@ -217,11 +222,11 @@ def run_model(output_dir: str, model: Dict[str, Any], evaluation: Dict[str, Any]
         config_values = train_config_dict(model, output_dir, data_dir)
         train_results = _train(config_values, run_dir, dataset, report, model_num)
     except (NonFiniteLossError, RunConfigError, DatasetError, ValueError) as error:
-        return _fail(output_dir, model, study_info, _one_line(error), started, report)
+        return _fail(output_dir, model, study_info, one_line(error), started, report)
     try:
         evaluated = _evaluate(output_dir, model, evaluation, dataset, cpus)
     except ValueError as error:  # RepresentationError: e.g. the export encodes NaN
-        return _fail(output_dir, model, study_info, _one_line(error), started, report)
+        return _fail(output_dir, model, study_info, one_line(error), started, report)
     record = {"model_num": model_num, "status": STATUS_DONE, "study": study_info["name"],
               "fingerprint": study_info["fingerprint"], "spec": model, "train_results": TRAIN_RESULTS_FILE,
               "export": evaluated["export"], "evaluations": evaluated["reports"],
@@ -232,7 +237,7 @@ def run_model(output_dir: str, model: Dict[str, Any], evaluation: Dict[str, Any]
     try:
         _write_hparams(run_dir, model, evaluated["scores"])
     except Exception as error:  # noqa: BLE001 - a dashboard must not fail a finished model
-        record["hparams_error"] = _one_line(error)
+        record["hparams_error"] = one_line(error)
     _write_record(output_dir, model_num, record)
     if report:
         report({"model_num": model_num, "done": 1, "failed": 0, "step": int(train_results.get("step", 0))})

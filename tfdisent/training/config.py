@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from tfdisent.data.correlated import check_strength
+from tfdisent.files import write_json_atomic
 from tfdisent.data.splits import SPLITS
 
 CONFIG_FILE = "config.json"  # <run_dir>/config.json: TrainConfig.to_dict() with resolved values
@@ -136,10 +136,7 @@ class TrainConfig:
 
     def save(self, path: str, extra: Optional[Dict[str, Any]] = None) -> None:
         """Writes the settings (and ``extra`` records, e.g. the derived seeds) atomically as JSON."""
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({**self.to_dict(), **(extra or {})}, f, indent=2, sort_keys=True)
-        os.replace(tmp, path)
+        write_json_atomic(path, {**self.to_dict(), **(extra or {})}, sort_keys=True, allow_nan=True)
 
     @classmethod
     def load(cls, path: str) -> "TrainConfig":

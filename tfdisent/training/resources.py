@@ -21,6 +21,8 @@ import socket
 import warnings
 from typing import Dict, Optional
 
+from tfdisent.errors import one_line
+
 _configured = False
 
 
@@ -106,8 +108,8 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
             os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs, **local_options)
     except Exception as error:  # noqa: BLE001 - ConnectionError, RuntimeError, ...: one line for the user
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RayAddressError(f"--ray_address {address or 'local'}: cannot connect to Ray ({text})") from None
+        raise RayAddressError(f"--ray_address {address or 'local'}: cannot connect to Ray "
+                              f"({one_line(error, with_type=False)})") from None
     return True
 
 

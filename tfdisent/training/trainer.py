@@ -45,6 +45,7 @@ from tfdisent.data import GroundTruthData, load_dataset
 from tfdisent.data.correlated import CorrelatedFactors, parse_pairs
 from tfdisent.data.splits import make_split
 from tfdisent.data.subset import IndexedSubset
+from tfdisent.files import write_json_atomic
 from tfdisent.methods import CapacitySchedule, GaussianVAE, get_method, resolve_hyperparameters
 from tfdisent.methods.hyperparameters import mutable_names
 from tfdisent.models import build_architecture, check_architecture
@@ -661,10 +662,7 @@ class Trainer:
         results["eval_wall_time_seconds"] = time.time() - evaluation_start
         results["export"] = self.export() if self.config.export else None
         path = os.path.join(self.run_dir, RESULTS_FILE)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".tmp", "w") as f:
-            json.dump(results, f, indent=2, sort_keys=True)
-        os.replace(path + ".tmp", path)
+        write_json_atomic(path, results, sort_keys=True, allow_nan=True)
         return results
 
 

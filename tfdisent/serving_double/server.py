@@ -20,7 +20,7 @@ session loading path the C++ server uses separately.
 
 Run it from a shell::
 
-    python -m tfdisent.export.local_server --model_name=tfdisent --model_base_path=runs/x/export \
+    python -m tfdisent.serving_double --model_name=tfdisent --model_base_path=runs/x/export \
         --port=8500 --rest_api_port=8501
 """
 
@@ -590,7 +590,7 @@ class LocalServing:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command line mirroring ``tensorflow_model_server``'s main flags."""
-    parser = argparse.ArgumentParser(prog="python -m tfdisent.export.local_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tfdisent.serving_double", description=__doc__.split("\n")[0])
     parser.add_argument("--model_name", default="tfdisent", help="name clients address (default tfdisent)")
     parser.add_argument("--model_base_path", help="directory of integer versions, e.g. <run>/export")
     parser.add_argument("--model_config_file", help="models.config (ModelServerConfig text proto); replaces "
