@@ -32,6 +32,7 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
+from tfdisent.errors import one_line
 from tfdisent.metrics import mig as mig_metric
 from tfdisent.metrics import udr as udr_metric
 from tfdisent.metrics import utils as metric_utils
@@ -131,7 +132,7 @@ def guarded(function: Callable[..., object], *args, **kwargs) -> Tuple[float, ob
     try:
         result = function(*args, **kwargs)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:  # MetricError is a ValueError
-        return 0.0, None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        return 0.0, None, one_line(error)
     score = float(result[0] if isinstance(result, tuple) else result)
     if not math.isfinite(score):
         return 0.0, result, f"non-finite fitness {score}"

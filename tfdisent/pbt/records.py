@@ -14,8 +14,9 @@ import csv
 import json
 import math
 import os
-import tempfile
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+from tfdisent.files import write_text_atomic
 
 COLUMNS = ("member", "generation", "score", "learning_rate", "batch_size", "beta", "copied_from")
 EXTRA_COLUMNS = ("nan", "fitness_error", "steps", "train_loss", "wall_seconds")
@@ -31,12 +32,8 @@ def checkpoint_dir(output_dir: str, member: int, generation: int) -> str:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp_")
-    with os.fdopen(handle, "w", newline="") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_text_atomic(path, text)
 
 
 def row_from_result(result: Mapping[str, object]) -> Dict[str, object]:

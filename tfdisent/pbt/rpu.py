@@ -38,6 +38,7 @@ from tfdisent.pbt import member as member_lib
 from tfdisent.pbt import records, splitting, stopping
 from tfdisent.pbt.explore import PBTConfigError
 from tfdisent.pbt.runner import PBTSettings, run_pbt
+from tfdisent.files import write_json_atomic
 
 ACTIVE_KL = 1.0
 MIN_SUBSET = 10
@@ -66,10 +67,7 @@ class RPUSettings:
 
 def _json(path: str, payload: dict) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = path + ".tmp"
-    with open(temporary, "w") as stream:
-        json.dump(payload, stream, indent=2, default=float)
-    os.replace(temporary, path)
+    write_json_atomic(path, payload, allow_nan=True)
 
 
 def factor_tracking(labels: np.ndarray, factors: np.ndarray, factor_names, num_bins: int = 20) -> List[dict]:

@@ -43,6 +43,7 @@ from tfdisent.pbt.explore import PBTConfigError
 from tfdisent.training.config import PRECISIONS
 from tfdisent.training.precision import PrecisionError, check_precision
 from tfdisent.training.resources import RayAddressError, init_ray
+from tfdisent.files import write_json_atomic
 
 MAX_GENERATION_SAMPLES = 10 ** 9
 
@@ -273,8 +274,7 @@ def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = p
             raise PBTConfigError(f"{settings.output_dir} holds a PBT run with other settings ({', '.join(changed)}); "
                                  "rerun with the same flags to resume or choose another --output_dir")
     else:
-        with open(settings_path, "w") as stream:
-            json.dump(saved, stream, indent=2)
+        write_json_atomic(settings_path, saved, allow_nan=True)
     if os.path.exists(os.path.join(output_dir, "summary.json")):
         return finish(settings, output_dir)            # finished before: outputs only
     Population(settings, output_dir, progress).run()
@@ -404,6 +404,5 @@ def finish(settings: PBTSettings, output_dir: str) -> dict:
     from tfdisent.pbt import plots  # noqa: PLC0415
 
     summary["plot"] = plots.plot_population(rows, os.path.join(output_dir, "plots", "population.png"))
-    with open(os.path.join(output_dir, "summary.json"), "w") as stream:
-        json.dump(summary, stream, indent=2, default=float)
+    write_json_atomic(os.path.join(output_dir, "summary.json"), summary, allow_nan=True)
     return summary
