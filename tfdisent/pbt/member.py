@@ -366,16 +366,6 @@ class ToyMember:
             raise FloatingPointError("toy loss diverged")
         return {"train_loss": float(np.mean((self.w - self.TARGET) ** 2))}
 
-    def group(self):
-        """The fused group for the current data stream (built again after a batch-size change: the
-        trainers' own streams were rebuilt for the new shape and must be shared again)."""
-        from tfdisent.training import LockstepTrainers  # noqa: PLC0415
-
-        stream = self.trainers[0].iterator    # replaced exactly when a batch-size change rebuilt the streams
-        if self._group is None or self._group_stream is not stream:
-            self._group, self._group_stream = LockstepTrainers(self.trainers), stream
-        return self._group
-
     def recover(self) -> None:
         self.w, self.m, self.step = (self.good[0].copy(), self.good[1].copy(), self.good[2])
 
