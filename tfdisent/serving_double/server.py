@@ -610,7 +610,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         else:
             loaded = {args.model_name: server.add_model(args.model_name, args.model_base_path)}
     except (OSError, ValueError) as error:
-        parser.exit(2, f"local_server: error: {error}\n")
+        parser.exit(2, f"tfdisent-serve-local: error: {error}\n")
     serving = LocalServing(server, args.host, args.port or None, args.rest_api_port or None)
     for name, versions in loaded.items():
         print(f"serving {name} versions {versions}")
