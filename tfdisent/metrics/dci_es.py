@@ -249,8 +249,9 @@ def _fit_forest_curve(depths, discrete, n_estimators, x_train, y_train, x_test, 
     return scores(predictions_train, y_train), scores(predictions_test, y_test), importances
 
 
-def _fit_network_probe(family, capacity, discrete, size, probe_settings, x_train, y_train, x_test, y_test,
-                       variance):
+def fit_network_probe(family: str, capacity: int, discrete: bool, size: int, probe_settings: dict,
+                      x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                      variance: float) -> tuple:
     """(train score, test score, fitted probe, trainable parameters) of one ``mlp`` or ``rff`` probe."""
     if family == "rff":
         sigma, max_iter = probe_settings["rff_sigma"], probe_settings["rff_max_iter"]
@@ -284,7 +285,8 @@ def class_probabilities(model, x: np.ndarray, size: int) -> np.ndarray:
     return full
 
 
-def _probe_importance(model, discrete, size, importance, sage_thresh, sage_max_permutations, x_test, y_test):
+def probe_importance(model, discrete: bool, size: int, importance: str, sage_thresh: float,
+                     sage_max_permutations: int, x_test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
     """Importances [L] of the code dimensions for one fitted probe, normalised to sum 1 (the
     reference's ``|SAGE| / sum |SAGE|``); zeros for a probe that predicts a constant.
 
@@ -371,7 +373,7 @@ def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_
                 where.append((k, c))
         # Largest probes first so that parallel workers finish together.
         order = sorted(range(len(tasks)), key=lambda t: -tasks[t][1])
-        results = utils.parallel_map(_fit_network_probe, [tasks[t] for t in order], n_jobs)
+        results = utils.parallel_map(fit_network_probe, [tasks[t] for t in order], n_jobs)
         models = {}
         for t, (train, test, model, count) in zip(order, results):
             k, c = where[t]
@@ -381,7 +383,7 @@ def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_
         # reference computes SAGE at every capacity and reports the best one's).
         importance_tasks = [(models[k, best], k in discrete, sizes[k], importance, sage_thresh, sage_max_permutations,
                              x_test, targets[k][1]) for k in range(num_factors)]
-        importance_matrix = np.stack(utils.parallel_map(_probe_importance, importance_tasks, n_jobs), axis=1)
+        importance_matrix = np.stack(utils.parallel_map(probe_importance, importance_tasks, n_jobs), axis=1)
     losses = 1.0 - test_scores
     if family == "random_forest":
         x_values, log_capacity = np.asarray(capacities, np.float64), False
