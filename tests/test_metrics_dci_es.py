@@ -102,6 +102,8 @@ def test_rff_probes_on_known_codes():
     # 4 random features cannot decode a 10-valued factor, 128 can: the curve falls, E < 1.
     losses = np.asarray(top["test_losses"])
     assert np.all(losses[:, 0] > losses[:, 2]) and top["explicitness"] < 1.0
+    permutation = run("disentangled", "rff", importance="permutation")
+    assert permutation["test_losses"] == top["test_losses"] and permutation["disentanglement"] > 0.85
 
 
 def test_rff_probe_heads():

@@ -285,6 +285,24 @@ def class_probabilities(model, x: np.ndarray, size: int) -> np.ndarray:
     return full
 
 
+def permutation_importance(model, x: np.ndarray, y: np.ndarray, discrete: bool, repeats: int = 3) -> np.ndarray:
+    """[L] mean drop of the probe's score (accuracy, or minus the MSE) when one column of ``x`` is
+    shuffled, over ``repeats`` shuffles (Breiman 2001; the definition of scikit-learn's
+    ``permutation_importance``, with its own shuffles, for any probe with ``predict``)."""
+    def score(rows):
+        predictions = model.predict(rows)
+        return float(np.mean(predictions == y)) if discrete else -float(np.mean((predictions - y) ** 2))
+
+    rng = np.random.RandomState(utils.ESTIMATOR_SEED)
+    baseline, drops = score(x), np.zeros(x.shape[1])
+    for j in range(x.shape[1]):
+        shuffled = x.copy()
+        for _ in range(repeats):
+            shuffled[:, j] = x[rng.permutation(len(x)), j]
+            drops[j] += (baseline - score(shuffled)) / repeats
+    return drops
+
+
 def probe_importance(model, discrete: bool, size: int, importance: str, sage_thresh: float,
                      sage_max_permutations: int, x_test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
     """Importances [L] of the code dimensions for one fitted probe, normalised to sum 1 (the
@@ -293,7 +311,7 @@ def probe_importance(model, discrete: bool, size: int, importance: str, sage_thr
     ``sage``: SAGE values (:func:`tfdisent.metrics.sage.sage_values`) with the reference's settings —
     the first 32 test rows as the marginal background, batches of 128 permutations, convergence
     threshold ``sage_thresh`` (0.1), loss cross-entropy (categorical) or MSE. ``permutation``:
-    scikit-learn's permutation importance (3 repeats; accuracy or MSE), the pre-SAGE stand-in.
+    :func:`permutation_importance`, the pre-SAGE stand-in.
     """
     num_codes = x_test.shape[1]
     if isinstance(model, utils.ConstantClassifier):
@@ -307,13 +325,7 @@ def probe_importance(model, discrete: bool, size: int, importance: str, sage_thr
                                       max_permutations=sage_max_permutations,
                                       random_state=utils.ESTIMATOR_SEED).values
     else:
-        from sklearn.inspection import permutation_importance
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
-            values = permutation_importance(model, x_test, y_test, n_repeats=3, random_state=utils.ESTIMATOR_SEED,
-                                            scoring="accuracy" if discrete else "neg_mean_squared_error"
-                                            ).importances_mean
+        values = permutation_importance(model, x_test, y_test, discrete)
     values = np.abs(np.asarray(values, np.float64))
     total = values.sum()
     return values / total if total > 0 else np.zeros(num_codes)

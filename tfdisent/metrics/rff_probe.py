@@ -51,9 +51,9 @@ def draw_frequencies(num_features: int, input_dim: int, sigma: float, seed: int)
     return np.random.default_rng(seed).normal(0.0, sigma, size=(num_features // 2, input_dim))
 
 
-def fourier_features(x: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
-    """``[cos(2 pi x B^T), sin(2 pi x B^T)]`` [n, 2 * len(B)]."""
-    phases = (2.0 * np.pi) * (np.asarray(x, np.float64) @ frequencies.T)
+def fourier_features(x: np.ndarray, frequencies: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """``[cos(2 pi x B^T), sin(2 pi x B^T)]`` [n, 2 * len(B)] in ``dtype``."""
+    phases = (2.0 * np.pi) * (np.asarray(x, dtype) @ frequencies.T.astype(dtype))
     return np.concatenate([np.cos(phases), np.sin(phases)], axis=1)
 
 
@@ -152,8 +152,14 @@ class RFFProbe:
         theta = best["theta"] if len(y_val) else result.x
         self.weights, self.bias = unpack(theta)
 
+    def _outputs(self, x: np.ndarray) -> np.ndarray:
+        # Predictions in float32: SAGE calls them on 32 x 128 imputed rows per step, and the
+        # cos/sin and the product dominate its cost; the head is fitted in float64.
+        features = fourier_features(x, self.frequencies, np.float32)
+        return (features @ self.weights.astype(np.float32)).astype(np.float64) + self.bias
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        logits = fourier_features(x, self.frequencies) @ self.weights + self.bias
+        logits = self._outputs(x)
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         return probabilities / probabilities.sum(axis=1, keepdims=True)
@@ -161,4 +167,4 @@ class RFFProbe:
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.num_classes:
             return np.argmax(self.predict_proba(x), axis=1)
-        return fourier_features(x, self.frequencies) @ self.weights + self.bias
+        return self._outputs(x)
