@@ -31,14 +31,27 @@ Probe families (``family``):
 * ``mlp``: scikit-learn ``MLP{Classifier,Regressor}``, two ReLU hidden layers of width w over
   ``mlp_widths`` (the reference grid up to 243; 0 = linear probe), Adam, learning rate 4e-3 (the
   reference's default), batch 128, ``mlp_epochs`` epochs; capacity = trainable parameters of the
-  probe; importances = permutation importance on the test draw (the reference uses SAGE, Covert et
-  al. 2020, whose package is not a dependency here — a deviation; permutation importance is SAGE's
-  marginal-imputation loss increase for one feature at a time, without the Shapley averaging).
+  probe, x = ln(capacity).
+* ``rff``: random Fourier features with a learned linear head (:mod:`tfdisent.metrics.rff_probe`;
+  the reference's ``RFFProbeIndividual``, sigma 0.08), capacity = number of random features D over
+  ``rff_features``, x = ln(D). The reference grid is 16 ... 131,072 (``rff_probe.REFERENCE_FEATURES``);
+  the default stops at 1024 (``DEFAULT_RFF_FEATURES``): the head is fitted exactly (ridge through
+  an eigendecomposition of the D x D Gram matrix, or softmax regression by L-BFGS), whose cost grows
+  as D^3 and N D^2 (the ridge fit of one factor at N = 10,000 took ~9 s with 2048 features and
+  ~160 s with 4096 on the 2-core development box at load average ~10). Pass larger grids in
+  ``rff_features`` to run them.
 
-Left out, with reasons: the RFF family (random Fourier features of ``rff.layers``: a PyTorch model
-with a learned per-factor head; its capacity grid reaches 131,072 features); MLP widths 467 to 3603
-(scikit-learn MLPs of that width take minutes per fit on CPU; pass them in ``mlp_widths`` to run
-them); the reference's 10 seeds per configuration (run the metric with several seeds).
+D and C of the ``mlp`` and ``rff`` probes come from ``importance``: ``sage`` (default, the
+reference's choice) = SAGE values (Covert et al. 2020; :mod:`tfdisent.metrics.sage`, the reference's
+settings: the first 32 test rows as marginal background, 128 permutations per batch, convergence
+threshold ``sage_thresh`` 0.1, at most ``sage_max_permutations``), or ``permutation`` = permutation
+importance (the earlier stand-in). Either way ``R[:, k] = |importance| / sum |importance|`` and
+only the probe at the best capacity is explained (the reference computes SAGE at every capacity
+and reads D and C at the best one). Random forests always use their Gini importances.
+
+Left out, with reasons: RFF grids above 1024 and MLP widths 467 to 3603 by default (see above;
+scikit-learn MLPs of those widths take minutes per fit on CPU); the reference's 10 seeds per
+configuration (run the metric with several seeds).
 
 Deviations from the reference:
 * the forests of all depths come from one forest per factor grown to the largest depth and cut at
@@ -50,6 +63,9 @@ Deviations from the reference:
   reference: 30% of the full dataset, its 'random' split, 5% of it as validation);
 * the MLPs train for ``mlp_epochs`` (default 50) epochs, not the reference's ``10 * 295488 // N``
   epochs (295 at N = 10,000), with a constant learning rate (no MultiStepLR);
+* the RFF heads are fitted in closed form / by L-BFGS with a validation-chosen ridge (continuous)
+  or the best-validation iterate (categorical), not by AdamW at lr 2e-5 with the best validation
+  epoch kept (:mod:`tfdisent.metrics.rff_probe`);
 * which factors are categorical: the reference's list (dSprites shape; Shapes3D the three hues and
   the shape; MPI3D object colour, shape and background colour; Cars3D object) for those datasets
   (``discrete_factors=auto``), else none; or name them in ``discrete_factors``.
