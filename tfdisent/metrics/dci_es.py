@@ -293,7 +293,8 @@ def fit_network_probe(family: str, capacity: int, discrete: bool, size: int, pro
 
 
 def class_probabilities(model, x: np.ndarray, size: int) -> np.ndarray:
-    """[n, size] probabilities of the labels ``0..size-1`` (classes unseen in training get 0)."""
+    """[n, size] probabilities of the labels ``0..size-1`` (a scikit-learn probe gives the classes it
+    never saw in training 0; an RFF probe has an output for every label)."""
     if isinstance(model, rff_probe.RFFProbe):
         return model.predict_proba(x)
     full = np.zeros((len(x), size))
