@@ -48,6 +48,9 @@ defaults, seed 0 (DCI rows: mean of seeds 0 and 1):
 Modern metrics (issue 20; same code and box, load average 15-22, so slower than the rows above):
 mig_sup, dcimig, jemmig 0.5 s each, infomec 21.3, mcc 0.9, dci_es 9.7 (10 trees; 71.4 with the reference's
 100; 262.7 for the MLP family), flatness 0.4, factored_components 4.7 (BUILD_NOTES "Modern metrics").
+DCI-ES probe families side by side (AMD EPYC, load average 7-8): forests 18.0 s, RFF (16-1024 features, SAGE)
+45.1 s, MLP (widths 0-243, SAGE) 83.5 s; SAGE of one fitted probe 0.3-1.8 s, 0.1-0.4x the time of permutation
+importance on the same probe (``time_importances``).
 
 With a real encoder the encoding dominates instead: a dlib_conv encoder encodes ~6,400 64x64
 images/s on this box whatever the batch size, so beta_vae (1.92M images) takes ~5 min and
