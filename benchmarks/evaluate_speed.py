@@ -227,8 +227,9 @@ def time_modern_estimators(dataset, seed: int) -> list:
 def time_importances(dataset, seed: int) -> list:
     """Side by side on the same fitted probes (the default sample sizes): SAGE values (the
     reference's settings: 32 background rows, batches of 128 permutations, threshold 0.1) against
-    scikit-learn's permutation importance (3 repeats) for DCI-ES's D and C — an RFF probe of 1024
-    features and an MLP probe of width 47, each on one continuous and one categorical factor."""
+    permutation importance (3 repeats, ``dci_es.permutation_importance``) for DCI-ES's D and C — an
+    RFF probe of 1024 features and an MLP probe of width 47, each on one continuous and one
+    categorical factor."""
     from tfdisent.metrics import dci_es, utils
 
     codes, factors, codes_test, factors_test = utils.train_test_codes(
@@ -253,7 +254,8 @@ def time_importances(dataset, seed: int) -> list:
             permutation, permutation_seconds = timed(lambda: dci_es.probe_importance(
                 model, discrete, size, "permutation", 0.1, 2048, x_test, y_test))
             rows.append((f"{family} {capacity}, factor {k} ({'categorical' if discrete else 'continuous'}): SAGE",
-                         sage_seconds, f"permutation {permutation_seconds:.1f} s ({sage_seconds / permutation_seconds:.1f}x); "
+                         sage_seconds, f"permutation {permutation_seconds:.1f} s "
+                         f"({sage_seconds / permutation_seconds:.1f}x); "
                          f"probe fit {fit:.1f} s; top code SAGE {int(np.argmax(sage))} "
                          f"({sage.max():.2f}) permutation {int(np.argmax(permutation))} ({permutation.max():.2f})"))
             print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s ({rows[-1][2]})", flush=True)
