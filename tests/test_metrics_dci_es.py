@@ -130,6 +130,25 @@ def test_rff_probe_heads():
         rff_probe.RFFProbe(7, 2)
 
 
+@pytest.mark.parametrize("num_features, n", [(64, 600), (512, 200)])  # primal (D < n) and dual (D > n) solves
+def test_rff_ridge_head_equals_scikit_learn_ridge(num_features, n):
+    from sklearn.linear_model import Ridge
+
+    from tfdisent.metrics import rff_probe
+
+    rs = np.random.RandomState(2)
+    x, x_test = rs.randn(n, 3), rs.randn(100, 3)
+    y = np.cos(x[:, 0]) + 0.3 * x[:, 2] + 0.1 * rs.randn(n)
+    probe = rff_probe.RFFProbe(num_features, 3, sigma=0.15).fit(x, y)
+    # The same 95% training rows the probe used (its own seeded split), the strength it chose.
+    train = np.random.default_rng(probe.seed).permutation(n)[int(round(0.05 * n)):]
+    features = rff_probe.fourier_features(x[train], probe.frequencies)
+    reference = Ridge(alpha=probe.ridge_alpha, solver="svd").fit(features, y[train])
+    np.testing.assert_allclose(probe.weights, reference.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probe.predict(x_test), reference.predict(
+        rff_probe.fourier_features(x_test, probe.frequencies)), atol=1e-4)  # float32 predictions
+
+
 def test_bad_probe_settings_are_one_line_errors():
     with pytest.raises(metrics.MetricError, match="is not one of sage, permutation"):
         run("disentangled", "rff", importance="gini")

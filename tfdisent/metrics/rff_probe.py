@@ -70,6 +70,7 @@ class RFFProbe:
         self.num_classes, self.max_iter, self.seed = int(num_classes), int(max_iter), seed
         self.weights: Optional[np.ndarray] = None  # [D] or [D, C]
         self.bias = None
+        self.ridge_alpha: Optional[float] = None  # the chosen ridge strength (regression)
 
     @property
     def num_parameters(self) -> int:
@@ -110,7 +111,7 @@ class RFFProbe:
             else:
                 error = ratio  # no validation data: the weakest penalty
             if error < best_error:
-                best, best_error = coefficients, error
+                best, best_error, self.ridge_alpha = coefficients, error, ratio * scale
         self.weights = basis @ best
         self.bias = y_mean - float(phi_mean @ self.weights)
 
