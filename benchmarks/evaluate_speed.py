@@ -48,6 +48,9 @@ defaults, seed 0 (DCI rows: mean of seeds 0 and 1):
 Modern metrics (issue 20; same code and box, load average 15-22, so slower than the rows above):
 mig_sup, dcimig, jemmig 0.5 s each, infomec 21.3, mcc 0.9, dci_es 9.7 (10 trees; 71.4 with the reference's
 100; 262.7 for the MLP family), flatness 0.4, factored_components 4.7 (BUILD_NOTES "Modern metrics").
+DCI-ES probe families side by side (AMD EPYC, load average 7-8): forests 18.0 s, RFF (16-1024 features, SAGE)
+45.1 s, MLP (widths 0-243, SAGE) 83.5 s; SAGE of one fitted probe 0.3-1.8 s, 0.1-0.4x the time of permutation
+importance on the same probe (``time_importances``).
 
 With a real encoder the encoding dominates instead: a dlib_conv encoder encodes ~6,400 64x64
 images/s on this box whatever the batch size, so beta_vae (1.92M images) takes ~5 min and
@@ -106,7 +109,10 @@ def main():
     parser.add_argument("--dci_seeds", type=int, default=1,
                         help="evaluate the DCI backend deviation over this many seeds")
     parser.add_argument("--dci_es_variants", action="store_true",
-                        help="time dci_es with 10 trees (default), 100 trees (reference) and the MLP family")
+                        help="time dci_es with 10 trees (default), 100 trees (reference), the MLP and the RFF "
+                             "family, and SAGE against permutation importance")
+    parser.add_argument("--dci_es_only", default="forest10,forest100,mlp,rff",
+                        help="with --dci_es_variants: which of forest10, forest100, mlp, rff to run")
     parser.add_argument("--suite", action="store_true",
                         help="time the whole default suite on the synthetic code and on a dlib_conv encoder")
     args = parser.parse_args()
@@ -148,9 +154,12 @@ def main():
                 for key, values in deviations.items()))
         elif name == "dci_es" and args.dci_es_variants:
             # The default (random forests of 10 trees), the reference's 100 trees, and the MLP family.
-            variants = {"forest, 10 trees": {}, "forest, 100 trees (reference)": {"n_estimators": 100},
-                        "mlp, widths 0-243": {"family": "mlp"}}
-            for label, extra in variants.items():
+            variants = {"forest10": ("forest, 10 trees", {}),
+                        "forest100": ("forest, 100 trees (reference)", {"n_estimators": 100}),
+                        "mlp": ("mlp, widths 0-243, SAGE", {"family": "mlp"}),
+                        "rff": ("rff, 16-1024 features, SAGE", {"family": "rff"})}
+            for key in args.dci_es_only.split(","):
+                label, extra = variants[key]
                 result, seconds = timed(lambda: metrics.compute("dci_es", dataset, representation(),
                                                                 np.random.RandomState(args.seed),
                                                                 **shrink(name, factor), **extra))
@@ -158,6 +167,7 @@ def main():
                              f"I={result['informativeness_test']:.3f} D={result['disentanglement']:.3f}"))
                 print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
             rows.extend(time_modern_estimators(dataset, args.seed))
+            rows.extend(time_importances(dataset, args.seed))
             continue
         else:
             _, seconds = timed(lambda: metrics.compute(name, dataset, representation(),
@@ -211,6 +221,44 @@ def time_modern_estimators(dataset, seed: int) -> list:
                  f"{sklearn / ours:.1f}x"))
     for row in rows:
         print(f"{row[0]}: {row[1]:.1f} s ({row[2]})", flush=True)
+    return rows
+
+
+def time_importances(dataset, seed: int) -> list:
+    """Side by side on the same fitted probes (the default sample sizes): SAGE values (the
+    reference's settings: 32 background rows, batches of 128 permutations, threshold 0.1) against
+    permutation importance (3 repeats, ``dci_es.permutation_importance``) for DCI-ES's D and C — an
+    RFF probe of 1024 features and an MLP probe of width 47, each on one continuous and one
+    categorical factor."""
+    from tfdisent.metrics import dci_es, utils
+
+    codes, factors, codes_test, factors_test = utils.train_test_codes(
+        dataset, representation(), np.random.RandomState(seed), {"num_train": 10000, "num_test": 5000,
+                                                               "batch_size": 16})
+    mean, std = codes.mean(axis=0), codes.std(axis=0)
+    x, x_test = (codes - mean) / std, (codes_test - mean) / std
+    rows = []
+    for family, capacity in (("rff", 1024), ("mlp", 47)):
+        for k, discrete in ((0, True), (1, False)):
+            size = DSPRITES_LIKE[k]
+            scale = 1.0 if discrete else size - 1.0
+            y, y_test = factors[:, k] / scale, factors_test[:, k] / scale
+            if discrete:
+                y, y_test = factors[:, k], factors_test[:, k]
+            variance = 1.0 if discrete else dci_es.grid_variance(size)
+            (_, _, model, _), fit = timed(lambda: dci_es.fit_network_probe(
+                family, capacity, discrete, size, {"mlp_epochs": 50, "rff_sigma": 0.08, "rff_max_iter": 200},
+                x, y, x_test, y_test, variance))
+            sage, sage_seconds = timed(lambda: dci_es.probe_importance(model, discrete, size, "sage", 0.1, 2048,
+                                                                        x_test, y_test))
+            permutation, permutation_seconds = timed(lambda: dci_es.probe_importance(
+                model, discrete, size, "permutation", 0.1, 2048, x_test, y_test))
+            rows.append((f"{family} {capacity}, factor {k} ({'categorical' if discrete else 'continuous'}): SAGE",
+                         sage_seconds, f"permutation {permutation_seconds:.1f} s "
+                         f"({sage_seconds / permutation_seconds:.1f}x); "
+                         f"probe fit {fit:.1f} s; top code SAGE {int(np.argmax(sage))} "
+                         f"({sage.max():.2f}) permutation {int(np.argmax(permutation))} ({permutation.max():.2f})"))
+            print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s ({rows[-1][2]})", flush=True)
     return rows
 
 

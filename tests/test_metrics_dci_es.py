@@ -48,9 +48,12 @@ SIZES = (3, 6, 10)
 
 
 def run(kind, family="random_forest", **extra):
-    settings = {"num_train": 1500, "num_test": 500, "n_jobs": 1, "family": family, **extra}
+    settings = {"num_train": 1500, "num_test": 500, "n_jobs": 1, "family": family}
     if family == "mlp":
         settings.update(mlp_widths=(0, 8, 32), mlp_epochs=20)
+    if family == "rff":
+        settings.update(rff_features=(4, 32, 128), num_test=300)
+    settings.update(extra)
     return metrics.compute("dci_es", IdentityObservations(SIZES), SyntheticRepresentation(SIZES, kind, **(
         {"noise_dims": 0} if kind != "noise" else {})), 0, discrete_factors=("0",), **settings)
 
@@ -80,9 +83,79 @@ def test_duplicated_and_inactive_codes():
 
 
 def test_mlp_probes_on_known_codes():
-    top = run("disentangled", "mlp")
+    top = run("disentangled", "mlp")  # SAGE importances (the default)
     assert top["informativeness_test"] > 0.95 and top["disentanglement"] > 0.7
     assert top["capacities"][0] < top["capacities"][1] < top["capacities"][2]  # parameter counts
+    permutation = run("disentangled", "mlp", importance="permutation")
+    assert permutation["informativeness_test"] == top["informativeness_test"]  # same probes
+    assert permutation["disentanglement"] > 0.7
+
+
+def test_rff_probes_on_known_codes():
+    top, rotated = run("disentangled", "rff"), run("rotated", "rff")
+    assert top["capacities"] == [4.0, 32.0, 128.0] and top["best_capacity"] == 128
+    assert top["informativeness_test"] > 0.95
+    # SAGE of the best probe: each factor's probe leans on its own code.
+    assert top["disentanglement"] > 0.85 and top["completeness"] > 0.85
+    assert rotated["disentanglement"] < top["disentanglement"] - 0.3
+    assert rotated["informativeness_test"] > 0.9  # the rotation loses nothing, only disentanglement
+    # 4 random features cannot decode a 10-valued factor, 128 can: the curve falls, E < 1.
+    losses = np.asarray(top["test_losses"])
+    assert np.all(losses[:, 0] > losses[:, 2]) and top["explicitness"] < 1.0
+    permutation = run("disentangled", "rff", importance="permutation")
+    assert permutation["test_losses"] == top["test_losses"] and permutation["disentanglement"] > 0.85
+
+
+def test_rff_probe_heads():
+    from tfdisent.metrics import rff_probe
+
+    rs = np.random.RandomState(1)
+    x, x_test = rs.randn(800, 2), rs.randn(400, 2)
+
+    def target(v):
+        return np.sin(2 * v[:, 0]) + 0.5 * v[:, 1]
+
+    wide = rff_probe.RFFProbe(256, 2, sigma=0.2).fit(x, target(x))
+    narrow = rff_probe.RFFProbe(2, 2, sigma=0.2).fit(x, target(x))
+    error = np.mean((wide.predict(x_test) - target(x_test)) ** 2) / np.var(target(x_test))
+    assert error < 0.02 < np.mean((narrow.predict(x_test) - target(x_test)) ** 2) / np.var(target(x_test))
+    assert wide.num_parameters == 257
+    labels = (x[:, 0] * x[:, 1] > 0).astype(int)  # XOR: no linear head on the raw codes separates it
+    classifier = rff_probe.RFFProbe(256, 2, num_classes=3, sigma=0.2).fit(x, labels)
+    probabilities = classifier.predict_proba(x_test)
+    assert probabilities.shape == (400, 3) and np.allclose(probabilities.sum(axis=1), 1.0)
+    assert np.mean(classifier.predict(x_test) == (x_test[:, 0] * x_test[:, 1] > 0)) > 0.9
+    assert probabilities[:, 2].mean() < 0.05  # a class never seen in training
+    with pytest.raises(metrics.MetricError, match="even"):
+        rff_probe.RFFProbe(7, 2)
+
+
+@pytest.mark.parametrize("num_features, n", [(64, 600), (512, 200)])  # primal (D < n) and dual (D > n) solves
+def test_rff_ridge_head_equals_scikit_learn_ridge(num_features, n):
+    from sklearn.linear_model import Ridge
+
+    from tfdisent.metrics import rff_probe
+
+    rs = np.random.RandomState(2)
+    x, x_test = rs.randn(n, 3), rs.randn(100, 3)
+    y = np.cos(x[:, 0]) + 0.3 * x[:, 2] + 0.1 * rs.randn(n)
+    probe = rff_probe.RFFProbe(num_features, 3, sigma=0.15).fit(x, y)
+    # The same 95% training rows the probe used (its own seeded split), the strength it chose.
+    train = np.random.default_rng(probe.seed).permutation(n)[int(round(0.05 * n)):]
+    features = rff_probe.fourier_features(x[train], probe.frequencies)
+    reference = Ridge(alpha=probe.ridge_alpha, solver="svd").fit(features, y[train])
+    np.testing.assert_allclose(probe.weights, reference.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probe.predict(x_test), reference.predict(
+        rff_probe.fourier_features(x_test, probe.frequencies)), atol=1e-4)  # float32 predictions
+
+
+def test_bad_probe_settings_are_one_line_errors():
+    with pytest.raises(metrics.MetricError, match="is not one of sage, permutation"):
+        run("disentangled", "rff", importance="gini")
+    with pytest.raises(metrics.MetricError, match="even"):
+        run("disentangled", "rff", rff_features=(3, 8))
+    with pytest.raises(metrics.MetricError, match="sage_thresh"):
+        run("disentangled", "rff", sage_thresh=2.0)
 
 
 def test_cutting_one_deep_forest_equals_fitting_each_depth_for_regressors():

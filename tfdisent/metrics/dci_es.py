@@ -31,14 +31,27 @@ Probe families (``family``):
 * ``mlp``: scikit-learn ``MLP{Classifier,Regressor}``, two ReLU hidden layers of width w over
   ``mlp_widths`` (the reference grid up to 243; 0 = linear probe), Adam, learning rate 4e-3 (the
   reference's default), batch 128, ``mlp_epochs`` epochs; capacity = trainable parameters of the
-  probe; importances = permutation importance on the test draw (the reference uses SAGE, Covert et
-  al. 2020, whose package is not a dependency here — a deviation; permutation importance is SAGE's
-  marginal-imputation loss increase for one feature at a time, without the Shapley averaging).
+  probe, x = ln(capacity).
+* ``rff``: random Fourier features with a learned linear head (:mod:`tfdisent.metrics.rff_probe`;
+  the reference's ``RFFProbeIndividual``, sigma 0.08), capacity = number of random features D over
+  ``rff_features``, x = ln(D). The reference grid is 16 ... 131,072 (``rff_probe.REFERENCE_FEATURES``);
+  the default stops at 1024 (``DEFAULT_RFF_FEATURES``): the head is fitted exactly (ridge through
+  an eigendecomposition of the D x D Gram matrix, or softmax regression by L-BFGS), whose cost grows
+  as D^3 and N D^2 (the ridge fit of one factor at N = 10,000 took ~9 s with 2048 features and
+  ~160 s with 4096 on the 2-core development box at load average ~10). Pass larger grids in
+  ``rff_features`` to run them.
 
-Left out, with reasons: the RFF family (random Fourier features of ``rff.layers``: a PyTorch model
-with a learned per-factor head; its capacity grid reaches 131,072 features); MLP widths 467 to 3603
-(scikit-learn MLPs of that width take minutes per fit on CPU; pass them in ``mlp_widths`` to run
-them); the reference's 10 seeds per configuration (run the metric with several seeds).
+D and C of the ``mlp`` and ``rff`` probes come from ``importance``: ``sage`` (default, the
+reference's choice) = SAGE values (Covert et al. 2020; :mod:`tfdisent.metrics.sage`, the reference's
+settings: the first 32 test rows as marginal background, 128 permutations per batch, convergence
+threshold ``sage_thresh`` 0.1, at most ``sage_max_permutations``), or ``permutation`` = permutation
+importance (the earlier stand-in). Either way ``R[:, k] = |importance| / sum |importance|`` and
+only the probe at the best capacity is explained (the reference computes SAGE at every capacity
+and reads D and C at the best one). Random forests always use their Gini importances.
+
+Left out, with reasons: RFF grids above 1024 and MLP widths 467 to 3603 by default (see above;
+scikit-learn MLPs of those widths take minutes per fit on CPU); the reference's 10 seeds per
+configuration (run the metric with several seeds).
 
 Deviations from the reference:
 * the forests of all depths come from one forest per factor grown to the largest depth and cut at
@@ -50,6 +63,9 @@ Deviations from the reference:
   reference: 30% of the full dataset, its 'random' split, 5% of it as validation);
 * the MLPs train for ``mlp_epochs`` (default 50) epochs, not the reference's ``10 * 295488 // N``
   epochs (295 at N = 10,000), with a constant learning rate (no MultiStepLR);
+* the RFF heads are fitted in closed form / by L-BFGS with a validation-chosen ridge (continuous)
+  or the best-validation iterate (categorical), not by AdamW at lr 2e-5 with the best validation
+  epoch kept (:mod:`tfdisent.metrics.rff_probe`);
 * which factors are categorical: the reference's list (dSprites shape; Shapes3D the three hues and
   the shape; MPI3D object colour, shape and background colour; Cars3D object) for those datasets
   (``discrete_factors=auto``), else none; or name them in ``discrete_factors``.
@@ -66,20 +82,28 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from tfdisent.metrics import dci as dci_metric
+from tfdisent.metrics import rff_probe
+from tfdisent.metrics import sage as sage_lib
 from tfdisent.metrics import utils
 
 NAME = "dci_es"
 REFERENCE_NAME = None  # not part of disentanglement_lib
 NEEDS_FACTORS = True
-FAMILIES = ("random_forest", "mlp")
+FAMILIES = ("random_forest", "mlp", "rff")
+IMPORTANCES = ("sage", "permutation")
 REFERENCE_FOREST_DEPTHS = (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32)
 REFERENCE_MLP_WIDTHS = (0, 14, 21, 28, 33, 47, 75, 103, 131, 243, 467, 915, 1811, 3603)
+# The reference's RFF grid (rff_probe.REFERENCE_FEATURES) reaches 131,072 features; the default stops
+# at 1024: the ridge head's Gram eigendecomposition grows as D^3 (BUILD_NOTES "Modern metrics").
+DEFAULT_RFF_FEATURES = (16, 32, 64, 128, 256, 512, 1024)
 # num_train / num_test / batch_size equal dci's, so a shared SampleCache reuses its draws.
 DEFAULTS = {"num_train": 10000, "num_test": 5000, "batch_size": 16, "family": "random_forest",
             "forest_depths": REFERENCE_FOREST_DEPTHS, "n_estimators": 10,
             "mlp_widths": REFERENCE_MLP_WIDTHS[:10], "mlp_epochs": 50,
+            "rff_features": DEFAULT_RFF_FEATURES, "rff_sigma": rff_probe.REFERENCE_SIGMA, "rff_max_iter": 200,
+            "importance": "sage", "sage_thresh": sage_lib.REFERENCE_THRESHOLD, "sage_max_permutations": 2048,
             "discrete_factors": ("auto",), "n_jobs": -1}
-CHOICES = {"family": FAMILIES}
+CHOICES = {"family": FAMILIES, "importance": IMPORTANCES}
 SCORE_KEYS = ("explicitness", "size", "disentanglement", "completeness", "informativeness_test",
               "informativeness_train", "best_capacity", "capacities", "test_losses", "explicitness_per_factor")
 
@@ -241,39 +265,105 @@ def _fit_forest_curve(depths, discrete, n_estimators, x_train, y_train, x_test, 
     return scores(predictions_train, y_train), scores(predictions_test, y_test), importances
 
 
-def _fit_mlp(capacity, discrete, mlp_epochs, x_train, y_train, x_test, y_test, variance):
-    """(train score, test score, permutation importances [L], parameter count) of one MLP probe."""
-    model = utils.fit_classifier(_make_probe("mlp", capacity, discrete, 0, mlp_epochs), x_train, y_train)
+def fit_network_probe(family: str, capacity: int, discrete: bool, size: int, probe_settings: dict,
+                      x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                      variance: float) -> tuple:
+    """(train score, test score, fitted probe, trainable parameters) of one ``mlp`` or ``rff`` probe."""
+    if family == "rff":
+        sigma, max_iter = probe_settings["rff_sigma"], probe_settings["rff_max_iter"]
+        classes = size if discrete else 0
+        model = utils.fit_classifier(lambda: rff_probe.RFFProbe(capacity, x_train.shape[1], classes, sigma, max_iter),
+                                     x_train, y_train)
+    else:
+        model = utils.fit_classifier(_make_probe("mlp", capacity, discrete, 0, probe_settings["mlp_epochs"]),
+                                     x_train, y_train)
 
     def score(x, y):
         if discrete:
             return utils.accuracy(model, x, y)
         return 1.0 - float(np.mean((model.predict(x) - y) ** 2)) / variance
 
-    num_codes = x_train.shape[1]
     if isinstance(model, utils.ConstantClassifier):
-        return score(x_train, y_train), score(x_test, y_test), np.zeros(num_codes), 0
-    from sklearn.inspection import permutation_importance
-    from threadpoolctl import threadpool_limits
+        parameters = 0
+    elif family == "rff":
+        parameters = model.num_parameters
+    else:
+        parameters = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
+    return score(x_train, y_train), score(x_test, y_test), model, parameters
 
-    with threadpool_limits(limits=1):
-        result = permutation_importance(model, x_test, y_test, n_repeats=3, random_state=utils.ESTIMATOR_SEED,
-                                        scoring="accuracy" if discrete else "neg_mean_squared_error")
-    parameters = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
-    return score(x_train, y_train), score(x_test, y_test), np.abs(result.importances_mean), parameters
+
+def class_probabilities(model, x: np.ndarray, size: int) -> np.ndarray:
+    """[n, size] probabilities of the labels ``0..size-1`` (a scikit-learn probe gives the classes it
+    never saw in training 0; an RFF probe has an output for every label)."""
+    if isinstance(model, rff_probe.RFFProbe):
+        return model.predict_proba(x)
+    full = np.zeros((len(x), size))
+    full[:, np.asarray(model.classes_, np.int64)] = model.predict_proba(x)
+    return full
+
+
+def permutation_importance(model, x: np.ndarray, y: np.ndarray, discrete: bool, repeats: int = 3) -> np.ndarray:
+    """[L] mean drop of the probe's score (accuracy, or minus the MSE) when one column of ``x`` is
+    shuffled, over ``repeats`` shuffles (Breiman 2001; the definition of scikit-learn's
+    ``permutation_importance``, with its own shuffles, for any probe with ``predict``)."""
+    def score(rows):
+        predictions = model.predict(rows)
+        return float(np.mean(predictions == y)) if discrete else -float(np.mean((predictions - y) ** 2))
+
+    rng = np.random.RandomState(utils.ESTIMATOR_SEED)
+    baseline, drops = score(x), np.zeros(x.shape[1])
+    for j in range(x.shape[1]):
+        shuffled = x.copy()
+        for _ in range(repeats):
+            shuffled[:, j] = x[rng.permutation(len(x)), j]
+            drops[j] += (baseline - score(shuffled)) / repeats
+    return drops
+
+
+def probe_importance(model, discrete: bool, size: int, importance: str, sage_thresh: float,
+                     sage_max_permutations: int, x_test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
+    """Importances [L] of the code dimensions for one fitted probe, normalised to sum 1 (the
+    reference's ``|SAGE| / sum |SAGE|``); zeros for a probe that predicts a constant.
+
+    ``sage``: SAGE values (:func:`tfdisent.metrics.sage.sage_values`) with the reference's settings —
+    the first 32 test rows as the marginal background, batches of 128 permutations, convergence
+    threshold ``sage_thresh`` (0.1), loss cross-entropy (categorical) or MSE. ``permutation``:
+    :func:`permutation_importance`, the pre-SAGE stand-in.
+    """
+    num_codes = x_test.shape[1]
+    if isinstance(model, utils.ConstantClassifier):
+        return np.zeros(num_codes)
+    if importance == "sage":
+        if discrete:
+            predict, loss, y = (lambda rows: class_probabilities(model, rows, size)), "cross_entropy", y_test
+        else:
+            predict, loss, y = model.predict, "mse", y_test
+        values = sage_lib.sage_values(predict, x_test, y, loss, thresh=sage_thresh,
+                                      max_permutations=sage_max_permutations,
+                                      random_state=utils.ESTIMATOR_SEED).values
+    else:
+        values = permutation_importance(model, x_test, y_test, discrete)
+    values = np.abs(np.asarray(values, np.float64))
+    total = values.sum()
+    return values / total if total > 0 else np.zeros(num_codes)
 
 
 def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_test: np.ndarray,
                       factors_test: np.ndarray, factor_sizes: Sequence[int], discrete_factors: Sequence[int] = (),
                       family: str = "random_forest", capacities: Sequence[int] = REFERENCE_FOREST_DEPTHS,
-                      n_estimators: int = 10, mlp_epochs: int = 50, n_jobs: int = -1) -> dict:
+                      n_estimators: int = 10, mlp_epochs: int = 50, n_jobs: int = -1, importance: str = "sage",
+                      rff_sigma: float = rff_probe.REFERENCE_SIGMA, rff_max_iter: int = 200,
+                      sage_thresh: float = sage_lib.REFERENCE_THRESHOLD, sage_max_permutations: int = 2048) -> dict:
     """DCI-ES of codes against integer factors (sizes ``factor_sizes``); see the module docstring."""
     if family not in FAMILIES:
         raise utils.MetricError(f"dci_es: unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if importance not in IMPORTANCES:
+        raise utils.MetricError(f"dci_es: unknown importance {importance!r}; choose one of {', '.join(IMPORTANCES)}")
     capacities = sorted(set(int(c) for c in capacities))
-    if not capacities or capacities[0] < (1 if family == "random_forest" else 0):
-        raise utils.MetricError(f"dci_es: capacities must be non-empty and >= {1 if family == 'random_forest' else 0}, "
-                                f"got {capacities}")
+    smallest = {"random_forest": 1, "mlp": 0, "rff": 2}[family]
+    if not capacities or capacities[0] < smallest or (family == "rff" and any(c % 2 for c in capacities)):
+        raise utils.MetricError(f"dci_es: capacities must be non-empty and >= {smallest}"
+                                f"{' and even' if family == 'rff' else ''}, got {capacities}")
     codes_train, codes_test = np.asarray(codes_train, np.float64), np.asarray(codes_test, np.float64)
     # Probes see standardised codes (the reference standardises the cached representations).
     mean, std = codes_train.mean(axis=0), codes_train.std(axis=0)
@@ -292,44 +382,55 @@ def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_
     num_factors, num_capacities = len(sizes), len(capacities)
     train_scores = np.zeros((num_factors, num_capacities))
     test_scores = np.zeros((num_factors, num_capacities))
-    importances = np.zeros((num_capacities, codes_train.shape[1], num_factors))
     parameters = np.zeros((num_factors, num_capacities))
+    informative = np.array([size > 1 for size in sizes])
     if family == "random_forest":
+        importances = np.zeros((num_capacities, codes_train.shape[1], num_factors))
         tasks = [(capacities, k in discrete, n_estimators, x_train, y_train, x_test, y_test, variance)
                  for k, (y_train, y_test, variance, _) in enumerate(targets)]
-        for k, (train, test, importance) in enumerate(utils.parallel_map(_fit_forest_curve, tasks, n_jobs)):
-            train_scores[k], test_scores[k], importances[:, :, k] = train, test, importance
+        for k, (train, test, importance_k) in enumerate(utils.parallel_map(_fit_forest_curve, tasks, n_jobs)):
+            train_scores[k], test_scores[k], importances[:, :, k] = train, test, importance_k
+        best = int(np.argmax(test_scores[informative].mean(axis=0))) if informative.any() else 0
+        importance_matrix = importances[best]
     else:
+        probe_settings = {"mlp_epochs": mlp_epochs, "rff_sigma": rff_sigma, "rff_max_iter": rff_max_iter}
         tasks, where = [], []
         for k, (y_train, y_test, variance, _) in enumerate(targets):
             for c, capacity in enumerate(capacities):
-                tasks.append((capacity, k in discrete, mlp_epochs, x_train, y_train, x_test, y_test, variance))
+                tasks.append((family, capacity, k in discrete, sizes[k], probe_settings, x_train, y_train, x_test,
+                              y_test, variance))
                 where.append((k, c))
-        # Widest probes first so that parallel workers finish together.
-        order = sorted(range(len(tasks)), key=lambda t: -tasks[t][0])
-        results = utils.parallel_map(_fit_mlp, [tasks[t] for t in order], n_jobs)
-        for t, (train, test, importance, count) in zip(order, results):
+        # Largest probes first so that parallel workers finish together.
+        order = sorted(range(len(tasks)), key=lambda t: -tasks[t][1])
+        results = utils.parallel_map(fit_network_probe, [tasks[t] for t in order], n_jobs)
+        models = {}
+        for t, (train, test, model, count) in zip(order, results):
             k, c = where[t]
-            train_scores[k, c], test_scores[k, c], importances[c, :, k], parameters[k, c] = (train, test, importance,
-                                                                                               count)
+            train_scores[k, c], test_scores[k, c], parameters[k, c], models[k, c] = train, test, count, model
+        best = int(np.argmax(test_scores[informative].mean(axis=0))) if informative.any() else 0
+        # Importances only where D and C are read: the capacity with the best mean test score (the
+        # reference computes SAGE at every capacity and reports the best one's).
+        importance_tasks = [(models[k, best], k in discrete, sizes[k], importance, sage_thresh, sage_max_permutations,
+                             x_test, targets[k][1]) for k in range(num_factors)]
+        importance_matrix = np.stack(utils.parallel_map(probe_importance, importance_tasks, n_jobs), axis=1)
     losses = 1.0 - test_scores
-    informative = np.array([size > 1 for size in sizes])
     if family == "random_forest":
         x_values, log_capacity = np.asarray(capacities, np.float64), False
+    elif family == "rff":  # capacity = number of random features (the reference's hidden_dim), x = ln
+        x_values, log_capacity = np.asarray(capacities, np.float64), True
     else:  # capacity = trainable parameters of the probe (the reference: parameter count per factor)
         x_values, log_capacity = parameters.mean(axis=0)[None, :].repeat(num_factors, 0), True
     per_factor = np.array([
         explicitness_from_curve(x_values if x_values.ndim == 1 else x_values[k], losses[k], targets[k][3],
                                 log_capacity) if informative[k] else np.nan
         for k in range(num_factors)])
-    best = int(np.argmax(test_scores[informative].mean(axis=0))) if informative.any() else 0
-    importance = importances[best][:, informative]
-    plotted = (np.asarray(capacities) if family == "random_forest" else parameters.mean(axis=0))
+    importance_matrix = importance_matrix[:, informative]
+    plotted = parameters.mean(axis=0) if family == "mlp" else np.asarray(capacities)
     return {
         "explicitness": float(np.nanmean(per_factor)) if informative.any() else 0.0,
         "size": float(num_factors / codes_train.shape[1]),
-        "disentanglement": dci_metric.disentanglement(importance),
-        "completeness": dci_metric.completeness(importance),
+        "disentanglement": dci_metric.disentanglement(importance_matrix),
+        "completeness": dci_metric.completeness(importance_matrix),
         "informativeness_test": float(test_scores[informative, best].mean()) if informative.any() else 0.0,
         "informativeness_train": float(train_scores[informative, best].mean()) if informative.any() else 0.0,
         "best_capacity": int(capacities[best]),
@@ -340,16 +441,23 @@ def dci_es_from_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_
 
 
 def compute(dataset, representation_fn, random_state, settings: dict, cache=None) -> dict:
-    utils.check_positive_int(settings, "num_train", "num_test", "batch_size", "n_estimators", "mlp_epochs")
+    utils.check_positive_int(settings, "num_train", "num_test", "batch_size", "n_estimators", "mlp_epochs",
+                             "rff_max_iter", "sage_max_permutations")
+    if not 0.0 < float(settings["sage_thresh"]) < 1.0 or not float(settings["rff_sigma"]) > 0.0:
+        raise utils.MetricError(f"dci_es: need 0 < sage_thresh < 1 and rff_sigma > 0, got "
+                                f"{settings['sage_thresh']!r} and {settings['rff_sigma']!r}")
     sizes = tuple(int(s) for s in dataset.factor_sizes)
     names = tuple(getattr(dataset, "factor_names", ()) or ())
     discrete = resolve_discrete_factors(settings["discrete_factors"], getattr(dataset, "name", None), names,
                                         len(sizes))
     family = settings["family"]
-    capacities = settings["forest_depths"] if family == "random_forest" else settings["mlp_widths"]
+    capacities = {"random_forest": settings["forest_depths"], "mlp": settings["mlp_widths"],
+                  "rff": settings["rff_features"]}[family]
     codes_train, factors_train, codes_test, factors_test = utils.train_test_codes(
         dataset, representation_fn, random_state, settings, cache)
     scores = dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, sizes, discrete, family,
-                               capacities, settings["n_estimators"], settings["mlp_epochs"], settings["n_jobs"])
+                               capacities, settings["n_estimators"], settings["mlp_epochs"], settings["n_jobs"],
+                               settings["importance"], float(settings["rff_sigma"]), settings["rff_max_iter"],
+                               float(settings["sage_thresh"]), settings["sage_max_permutations"])
     scores["discrete_factors"] = [names[k] if k < len(names) else k for k in discrete]
     return scores
