@@ -106,13 +106,27 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
     assert not [name for name in os.listdir(output.parent) if name.endswith(".tmp")]
 
 
-def test_udr_over_several_models_and_sampled_representation(models, tmp_path):
-    output = tmp_path / "udr.json"
-    result = run_cli(f"--model_dir={models['run']},{models['second']}", f"--model_dir={models['run']}",
-                     "--dataset=dummy", "--metrics=udr,mig", "--representation=sampled",
-                     f"--output_file={output}", *overrides("udr.num_data_points=100", "mig.num_train=100"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())
+def _run_args(models, root, case):
+    """tfdisent-evaluate's arguments for the runs below that go through the one process of ``refused``."""
+    return {
+        "udr": [f"--model_dir={models['run']},{models['second']}", f"--model_dir={models['run']}",
+                "--dataset=dummy", "--metrics=udr,mig", "--representation=sampled", f"--output_file={root / 'udr.json'}",
+                *overrides("udr.num_data_points=100", "mig.num_train=100")],
+        "shared": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap", "--seed=4",
+                   "--share_samples", f"--output_file={root / 'shared.json'}",
+                   *overrides("mig.num_train=100", "sap.num_train=100", "sap.num_test=50")],
+        "partial": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap",
+                    f"--output_file={root / 'partial.json'}", *overrides("mig.num_train=100", "sap.num_test=0")],
+    }[case]
+
+
+RUNS = ("udr", "shared", "partial")
+
+
+def test_udr_over_several_models_and_sampled_representation(refused):
+    root, results = refused
+    assert results["udr"]["code"] == 0, results["udr"]
+    report = json.loads((root / "udr.json").read_text())
     scores = report["metrics"]["udr"]
     assert len(scores["model_scores"]) == 3 and len(scores["model_scores_spearman"]) == 3
     # Models 0 and 2 are the same export: they agree better than models 0 and 1 do.
@@ -122,27 +136,23 @@ def test_udr_over_several_models_and_sampled_representation(models, tmp_path):
     assert "discrete_mig" in report["metrics"]["mig"]
 
 
-def test_share_samples_flag_reuses_encodings(models, tmp_path):
-    output = tmp_path / "shared.json"
-    result = run_cli(f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap", "--seed=4",
-                     "--share_samples", f"--output_file={output}",
-                     *overrides("mig.num_train=100", "sap.num_train=100", "sap.num_test=50"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())
+def test_share_samples_flag_reuses_encodings(refused):
+    root, results = refused
+    assert results["shared"]["code"] == 0, results["shared"]
+    report = json.loads((root / "shared.json").read_text())
     assert report["share_samples"] is True and report["metrics"]["sap"]["shared_samples"]  # mig's draw
     assert report["metrics"]["mig"]["seed"] == report["metrics"]["sap"]["seed"] == 4
 
 
-def test_one_failing_metric_is_recorded_and_the_others_written(models, tmp_path):
-    output = tmp_path / "partial.json"
-    result = run_cli(f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap",
-                     f"--output_file={output}", *overrides("mig.num_train=100", "sap.num_test=0"))
-    assert result.returncode == 1
-    report = json.loads(output.read_text())
+def test_one_failing_metric_is_recorded_and_the_others_written(refused):
+    root, results = refused
+    result = results["partial"]
+    assert result["code"] == 1 and result["error"] == "exit 1", result
+    report = json.loads((root / "partial.json").read_text())
     assert "discrete_mig" in report["metrics"]["mig"]
     assert "num_test" in report["metrics"]["sap"]["error"]
     assert report["failed_metrics"] == ["sap"]
-    assert "sap" in result.stderr and "Traceback" not in result.stderr
+    assert "sap" in result["stderr"] and "Traceback" not in result["stderr"]
 
 
 INPUT_ERRORS = {"not_saved_model": "not a SavedModel", "unknown_metric": "unknown metric 'nope'",
@@ -174,13 +184,14 @@ def _error_args(models, root, case):
 
 @pytest.fixture(scope="module")
 def refused(models, tmp_path_factory):
-    """Every INPUT_ERRORS and MODEL_ERRORS case through tfdisent-evaluate in ONE process
-    (tests/command_check.py); ``(root, {case: result})``."""
+    """Every INPUT_ERRORS and MODEL_ERRORS case and the RUNS through tfdisent-evaluate in ONE process
+    (tests/command_check.py: one TensorFlow import); ``(root, {case: result})``. The real console script
+    runs in test_all_metrics_on_the_latest_export_of_a_run and test_input_error_of_the_console_script_..."""
     root = tmp_path_factory.mktemp("refused")
-    cases = list(INPUT_ERRORS) + list(MODEL_ERRORS)
-    results, _ = run_in_one_process("run", [["tfdisent-evaluate", *_error_args(models, root, case)]
-                                            for case in cases], root)
-    return root, dict(zip(cases, results))
+    commands = [["tfdisent-evaluate", *_error_args(models, root, case)] for case in (*INPUT_ERRORS, *MODEL_ERRORS)]
+    commands += [["tfdisent-evaluate", *_run_args(models, root, case)] for case in RUNS]
+    results, _ = run_in_one_process("run", commands, root)
+    return root, dict(zip((*INPUT_ERRORS, *MODEL_ERRORS, *RUNS), results))
 
 
 @pytest.mark.parametrize("case", sorted(INPUT_ERRORS))
