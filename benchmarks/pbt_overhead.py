@@ -54,16 +54,16 @@ def udr(args, cpu: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from tfdisent.pbt import member
 
-    static = {"fitness": "udr", "method": "beta_tcvae", "dataset": "dsprites", "seed": 0, "generation_samples": 64,
-              "models_per_member": 5, "latent_dim": 10, "log_every": 16, "backend": "trainer"}
-    hp = {"learning_rate": 1e-4, "batch_size": 64, "beta": 4.0}
+    settings = {"fitness": "udr", "method": "beta_tcvae", "dataset": "dsprites", "seed": 0, "generation_samples": 64,
+                "models_per_member": 5, "latent_dim": 10, "log_every": 16, "backend": "trainer"}
+    hyperparameters = {"learning_rate": 1e-4, "batch_size": 64, "beta": 4.0}
     root = tempfile.mkdtemp(prefix="pbt_udr_")
-    members = {"fused": member.TrainerMember(static, 0, os.path.join(root, "f"), hp),
-               "sequential": member.TrainerMember(static, 0, os.path.join(root, "s"), hp, fused=False)}
+    members = {"fused": member.TrainerMember(settings, 0, os.path.join(root, "f"), hyperparameters),
+               "sequential": member.TrainerMember(settings, 0, os.path.join(root, "s"), hyperparameters, fused=False)}
     for batch_size in (64, 128):
         seconds = {}
         for name, backend in members.items():
-            backend.set_hyperparameters({**hp, "batch_size": batch_size})
+            backend.set_hyperparameters({**hyperparameters, "batch_size": batch_size})
             backend.train_generation(16)                  # warm-up: traces for this batch shape
             start = time.perf_counter()
             backend.train_generation(args.udr_steps)

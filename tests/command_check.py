@@ -5,7 +5,12 @@
 COMMANDS.json is a list of argv lists (``["tfdisent-evaluate", "--model_dir=...", ...]``). ``parse``:
 absl parses the flags (types, enums, bounds, flagfiles) and the binary's ``check_flags`` runs every
 check that needs no data, model or training. ``run``: the binary's ``main`` runs in full. RESULTS.json
-gets one ``{"argv", "code", "error"}`` per command (code 0: accepted / succeeded).
+gets one ``{"argv", "code", "error", "stdout", "stderr"}`` per command (code 0: accepted / succeeded;
+``stdout``/``stderr``: what the command printed to ``sys.stdout``/``sys.stderr``, e.g. its one-line error).
+
+Tests call :func:`run_in_one_process`: one subprocess (one TensorFlow import) for many commands, instead of
+one per command. What needs a process of its own (exit codes of the console script, "fails before
+TensorFlow is imported", signals, the whole console output) keeps its own subprocess test.
 
 The binaries define their flags on absl's global FLAGS and share names (--seed, --output_dir...), so
 one process holds one binary's flags at a time: its flags are deleted (``delattr(FLAGS, name)``, absl's
@@ -15,9 +20,12 @@ public API) before the next binary is imported. One process for every command im
 from __future__ import annotations
 
 import configparser
+import contextlib
 import importlib
+import io
 import json
 import os
+import subprocess
 import sys
 import traceback
 
@@ -33,6 +41,22 @@ def console_scripts() -> dict:
         name, _, target = line.partition("=")
         scripts[name.strip()] = target.strip().split(":")[0]
     return scripts
+
+
+def run_in_one_process(mode: str, commands: list, workdir, env: dict | None = None, timeout: float = 900):
+    """This script on ``commands`` in one subprocess (this checkout first on PYTHONPATH, ``env`` added);
+    returns ``(results, process)``: the per-command results and the finished process."""
+    commands_file = os.path.join(str(workdir), f"{mode}_commands.json")
+    results_file = os.path.join(str(workdir), f"{mode}_results.json")
+    with open(commands_file, "w") as stream:
+        json.dump(commands, stream)
+    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
+                    TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    process = subprocess.run([sys.executable, os.path.abspath(__file__), mode, commands_file, results_file],
+                             cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+    assert process.returncode == 0, process.stderr[-3000:]
+    with open(results_file) as stream:
+        return json.load(stream), process
 
 
 def _run_one(module, argv, mode):
@@ -57,6 +81,17 @@ def _run_one(module, argv, mode):
     return 0, ""
 
 
+def _run_captured(module, argv, mode):
+    """:func:`_run_one`, with what the command prints to ``sys.stdout`` and ``sys.stderr`` (e.g. its
+    one-line error) captured; both are passed on to the checker's own output too."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code, error = _run_one(module, argv, mode)
+    sys.stdout.write(out.getvalue())
+    sys.stderr.write(err.getvalue())
+    return code, error, out.getvalue(), err.getvalue()
+
+
 def main() -> None:
     mode, commands_path, results_path = sys.argv[1:4]
     with open(commands_path) as stream:
@@ -77,8 +112,8 @@ def main() -> None:
         module = importlib.import_module(module_name)
         for argv in group:
             print(f"[command_check] {mode}: {' '.join(argv)}", file=sys.stderr, flush=True)
-            code, error = _run_one(module, argv, mode)
-            results.append({"argv": argv, "code": code, "error": error})
+            code, error, stdout, stderr = _run_captured(module, argv, mode)
+            results.append({"argv": argv, "code": code, "error": error, "stdout": stdout, "stderr": stderr})
         # Free the flag names for the next binary (its own, and the shared ones bin.common defines for it,
         # e.g. --plugins).
         shared = flags.FLAGS.get_flags_for_module("tfdisent.bin.common")

@@ -1,8 +1,15 @@
-"""Shared pytest configuration: slow tests are opt-in (``--runslow``); TF logs are quiet."""
+"""Shared pytest configuration: slow tests are opt-in (``--runslow``); TF logs are quiet; numba's compiled
+kernels are cached across sessions and xdist workers."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# numba compiles its kernels (DCI's exact gradient boosting) on first use, several seconds, in
+# every process: without a shared on-disk cache every xdist worker and every binary the tests spawn compiles
+# them again. Set before numba is imported (numba reads it at import); subprocesses inherit it.
+_NUMBA_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pytest_cache", "numba")
+os.makedirs(_NUMBA_CACHE, exist_ok=True)
+os.environ.setdefault("NUMBA_CACHE_DIR", _NUMBA_CACHE)
 
 import pytest  # noqa: E402
 
@@ -39,3 +46,57 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+# tfdisent-train commands that must be refused with a one-line error (and the short run one of them needs),
+# from several test modules: ``{case: argv after the program}``; "{root}" is the session's folder for them.
+TRAIN_COMMANDS = {
+    # tests/test_training.py
+    "method_nope": ["--method=nope"],
+    "dataset_nope": ["--dataset=nope"],
+    "beta_negative": ["--beta=-1"],
+    "beta_text": ["--beta=abc"],
+    "gamma_for_beta_tcvae": ["--method=beta_tcvae", "--gamma=3"],
+    "steps_zero": ["--steps=0"],
+    "ok": ["--method=beta_vae", "--steps=2", "--log_every=1", "--image_every=0", "--export=false",
+           "--eval_batches=1", "--output_dir={root}/run"],
+    "other_method": ["--method=factor_vae", "--steps=4", "--output_dir={root}/run"],     # after "ok"
+    "bad_data": ["--steps=2", "--data_dir={root}/data"],
+    "corrupt": [],                                                       # {root}/corrupt/config.json: "{not json"
+    "no_init": ["--method=vae", "--init_from=nowhere"],
+    "as_file": ["--method=vae"],                                         # {root}/as_file is a file
+    # tests/test_precision.py (the session's simulated CPU has no native bfloat16)
+    "bfloat16_without_native": ["--precision=mixed_bfloat16", "--steps=2"],
+    "mixed_precision_contradiction": ["--mixed_precision", "--precision=mixed_bfloat16"],
+    # tests/test_metric_progress.py, tests/test_weak.py
+    "eval_metrics_nope": ["--eval_metrics=nope"],
+    "ada_gvae_k5": ["--steps=1", "--noexport", "--method=ada_gvae", "--k=5", "--dataset=dsprites"],
+}
+SIMULATED_CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+
+
+@pytest.fixture(scope="session")
+def train_refusals(tmp_path_factory):
+    """:data:`TRAIN_COMMANDS` run in ONE process (tests/command_check.py ``run``: one TensorFlow import
+    instead of one per command, in order); ``(root, {case: {"code", "error", "stderr"}})``, each case's
+    ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
+    code, the whole console output, signals, "fails before TensorFlow is imported") keeps a subprocess test
+    of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py)."""
+    from command_check import run_in_one_process
+
+    root = tmp_path_factory.mktemp("train_refusals")
+    (root / "data").mkdir()
+    (root / "data" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz").write_bytes(b"not a zip file")
+    (root / "corrupt").mkdir()
+    (root / "corrupt" / "config.json").write_text("{not json")
+    (root / "as_file").write_text("x")
+    (root / "cpuinfo").write_text(SIMULATED_CPUINFO)
+    commands = []
+    for case, args in TRAIN_COMMANDS.items():
+        argv = [arg.replace("{root}", str(root)) for arg in args]
+        if not any(arg.startswith("--output_dir=") for arg in argv):
+            argv.append(f"--output_dir={root / case}")
+        commands.append(["tfdisent-train", *argv])
+    results, _ = run_in_one_process("run", commands, root,
+                                    env={"TFDISENT_CPUINFO": str(root / "cpuinfo"), "CUDA_VISIBLE_DEVICES": ""})
+    return root, dict(zip(TRAIN_COMMANDS, results))

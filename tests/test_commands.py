@@ -19,12 +19,12 @@ import subprocess
 import sys
 
 import pytest
+from command_check import run_in_one_process
 
 from tfdisent.bin import next_steps
 from tfdisent.bin.common import significant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CHECKER = os.path.join(ROOT, "tests", "command_check.py")
 
 # First word of a README command that is not a tfdisent binary -> why it is not run here.
 SKIPPED = {
@@ -77,14 +77,7 @@ def _classify(lines):
 
 def run_checker(mode, commands, tmp_path, timeout=900):
     """tests/command_check.py in one subprocess; returns its per-command results."""
-    commands_file, results_file = tmp_path / f"{mode}_commands.json", tmp_path / f"{mode}_results.json"
-    commands_file.write_text(json.dumps(commands))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
-               TF_CPP_MIN_LOG_LEVEL="2")
-    process = subprocess.run([sys.executable, CHECKER, mode, str(commands_file), str(results_file)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=timeout, env=env)
-    assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(results_file.read_text()), process
+    return run_in_one_process(mode, commands, tmp_path, timeout=timeout)
 
 
 def _assert_all_ok(results, process):

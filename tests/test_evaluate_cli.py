@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from command_check import run_in_one_process
 
 from tfdisent.evaluation import evaluate
 from tfdisent.metrics import MetricError
@@ -105,13 +106,27 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
     assert not [name for name in os.listdir(output.parent) if name.endswith(".tmp")]
 
 
-def test_udr_over_several_models_and_sampled_representation(models, tmp_path):
-    output = tmp_path / "udr.json"
-    result = run_cli(f"--model_dir={models['run']},{models['second']}", f"--model_dir={models['run']}",
-                     "--dataset=dummy", "--metrics=udr,mig", "--representation=sampled",
-                     f"--output_file={output}", *overrides("udr.num_data_points=100", "mig.num_train=100"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())
+def _run_args(models, root, case):
+    """tfdisent-evaluate's arguments for the runs below that go through the one process of ``refused``."""
+    return {
+        "udr": [f"--model_dir={models['run']},{models['second']}", f"--model_dir={models['run']}",
+                "--dataset=dummy", "--metrics=udr,mig", "--representation=sampled", f"--output_file={root / 'udr.json'}",
+                *overrides("udr.num_data_points=100", "mig.num_train=100")],
+        "shared": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap", "--seed=4",
+                   "--share_samples", f"--output_file={root / 'shared.json'}",
+                   *overrides("mig.num_train=100", "sap.num_train=100", "sap.num_test=50")],
+        "partial": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap",
+                    f"--output_file={root / 'partial.json'}", *overrides("mig.num_train=100", "sap.num_test=0")],
+    }[case]
+
+
+RUNS = ("udr", "shared", "partial")
+
+
+def test_udr_over_several_models_and_sampled_representation(refused):
+    root, results = refused
+    assert results["udr"]["code"] == 0, results["udr"]
+    report = json.loads((root / "udr.json").read_text())
     scores = report["metrics"]["udr"]
     assert len(scores["model_scores"]) == 3 and len(scores["model_scores_spearman"]) == 3
     # Models 0 and 2 are the same export: they agree better than models 0 and 1 do.
@@ -121,68 +136,89 @@ def test_udr_over_several_models_and_sampled_representation(models, tmp_path):
     assert "discrete_mig" in report["metrics"]["mig"]
 
 
-def test_share_samples_flag_reuses_encodings(models, tmp_path):
-    output = tmp_path / "shared.json"
-    result = run_cli(f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap", "--seed=4",
-                     "--share_samples", f"--output_file={output}",
-                     *overrides("mig.num_train=100", "sap.num_train=100", "sap.num_test=50"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())
+def test_share_samples_flag_reuses_encodings(refused):
+    root, results = refused
+    assert results["shared"]["code"] == 0, results["shared"]
+    report = json.loads((root / "shared.json").read_text())
     assert report["share_samples"] is True and report["metrics"]["sap"]["shared_samples"]  # mig's draw
     assert report["metrics"]["mig"]["seed"] == report["metrics"]["sap"]["seed"] == 4
 
 
-def test_one_failing_metric_is_recorded_and_the_others_written(models, tmp_path):
-    output = tmp_path / "partial.json"
-    result = run_cli(f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,sap",
-                     f"--output_file={output}", *overrides("mig.num_train=100", "sap.num_test=0"))
-    assert result.returncode == 1
-    report = json.loads(output.read_text())
+def test_one_failing_metric_is_recorded_and_the_others_written(refused):
+    root, results = refused
+    result = results["partial"]
+    assert result["code"] == 1 and result["error"] == "exit 1", result
+    report = json.loads((root / "partial.json").read_text())
     assert "discrete_mig" in report["metrics"]["mig"]
     assert "num_test" in report["metrics"]["sap"]["error"]
     assert report["failed_metrics"] == ["sap"]
-    assert "sap" in result.stderr and "Traceback" not in result.stderr
+    assert "sap" in result["stderr"] and "Traceback" not in result["stderr"]
 
 
-@pytest.mark.parametrize("case, pattern", [
-    ("not_saved_model", "not a SavedModel"),
-    ("unknown_metric", "unknown metric 'nope'"),
-    ("bad_override", "unknown setting"),
-    ("udr_single_model", "at least 2 model"),
-    ("study_model_default_output", "is a model of a study"),
-])
-def test_input_errors_before_loading_tensorflow(models, tmp_path, case, pattern):
-    output = f"--output_file={tmp_path / 'r.json'}"
-    # Without --output_file the report goes to <run>/results/ (tests/test_commands.py), except in a
-    # study's model, whose results/ the study owns.
-    study_model = tmp_path / "study" / "models" / "0"
-    os.makedirs(study_model / "results")
-    (study_model / "results" / "study_record.json").write_text("{}")
-    args = {
+INPUT_ERRORS = {"not_saved_model": "not a SavedModel", "unknown_metric": "unknown metric 'nope'",
+                "bad_override": "unknown setting", "udr_single_model": "at least 2 model",
+                "study_model_default_output": "is a model of a study"}
+MODEL_ERRORS = {"shape_mismatch": "does not fit the dataset", "nan_model": "NaN"}
+
+
+def _error_args(models, root, case):
+    """tfdisent-evaluate's arguments for an error case; the report would go to ``root/<case>.json``."""
+    output = f"--output_file={root / (case + '.json')}"
+    if case == "study_model_default_output":
+        # Without --output_file the report goes to <run>/results/ (tests/test_commands.py), except in a
+        # study's model, whose results/ the study owns.
+        study_model = root / "study" / "models" / "0"
+        os.makedirs(study_model / "results")
+        (study_model / "results" / "study_record.json").write_text("{}")
+        return [f"--model_dir={study_model}", "--dataset=dummy", "--metrics=mig"]
+    return {
         "not_saved_model": [f"--model_dir={models['root']}", "--dataset=dummy", output],
         "unknown_metric": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig,nope", output],
         "bad_override": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=mig", output,
                          "--metric_override=mig.num_tests=5"],
         "udr_single_model": [f"--model_dir={models['second']}", "--dataset=dummy", "--metrics=udr", output],
-        "study_model_default_output": [f"--model_dir={study_model}", "--dataset=dummy", "--metrics=mig"],
+        "shape_mismatch": [f"--model_dir={models['second']}", "--dataset=identity", "--metrics=mig", output],
+        "nan_model": [f"--model_dir={models['nan']}", "--dataset=dummy", "--metrics=mig", output],
     }[case]
-    result = run_cli(*args)
+
+
+@pytest.fixture(scope="module")
+def refused(models, tmp_path_factory):
+    """Every INPUT_ERRORS and MODEL_ERRORS case and the RUNS through tfdisent-evaluate in ONE process
+    (tests/command_check.py: one TensorFlow import); ``(root, {case: result})``. The real console script
+    runs in test_all_metrics_on_the_latest_export_of_a_run and test_input_error_of_the_console_script_..."""
+    root = tmp_path_factory.mktemp("refused")
+    commands = [["tfdisent-evaluate", *_error_args(models, root, case)] for case in (*INPUT_ERRORS, *MODEL_ERRORS)]
+    commands += [["tfdisent-evaluate", *_run_args(models, root, case)] for case in RUNS]
+    results, _ = run_in_one_process("run", commands, root)
+    return root, dict(zip((*INPUT_ERRORS, *MODEL_ERRORS, *RUNS), results))
+
+
+@pytest.mark.parametrize("case", sorted(INPUT_ERRORS))
+def test_input_errors_before_loading_tensorflow(refused, case):
+    root, results = refused
+    result = results[case]
+    assert result["code"] == 2 and result["error"] == "exit 2", result
+    assert INPUT_ERRORS[case] in result["stderr"]
+    assert len(result["stderr"].strip().splitlines()) == 1
+    assert not os.path.exists(root / (case + ".json"))
+
+
+def test_input_error_of_the_console_script_is_its_only_line(models, tmp_path):
+    """In the real console script's own process: exit 2 and the whole stderr one line (the other cases run
+    in one process above)."""
+    result = run_cli(*_error_args(models, tmp_path, "unknown_metric"))
     assert result.returncode == 2
-    assert pattern in result.stderr
+    assert INPUT_ERRORS["unknown_metric"] in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert not os.path.exists(tmp_path / "r.json")
+    assert not os.path.exists(tmp_path / "unknown_metric.json")
 
 
-@pytest.mark.parametrize("case, pattern", [
-    ("shape_mismatch", "does not fit the dataset"),
-    ("nan_model", "NaN"),
-])
-def test_model_errors(models, tmp_path, case, pattern):
-    model, dataset = {"shape_mismatch": (models["second"], "identity"), "nan_model": (models["nan"], "dummy")}[case]
-    result = run_cli(f"--model_dir={model}", f"--dataset={dataset}", "--metrics=mig",
-                     f"--output_file={tmp_path / 'r.json'}")
-    assert result.returncode == 2, result.stderr
-    assert pattern in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("case", sorted(MODEL_ERRORS))
+def test_model_errors(refused, case):
+    result = refused[1][case]
+    assert result["code"] == 2 and result["error"] == "exit 2", result
+    assert MODEL_ERRORS[case] in result["stderr"] and "Traceback" not in result["stderr"]
 
 
 def test_signature_checks_in_process(models, tmp_path):

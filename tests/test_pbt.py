@@ -198,11 +198,11 @@ def test_udr_fitness_permuted_copies_score_high():
 
 
 def test_guarded_scores_zero_with_reason():
-    score, _, error = fitness.guarded(fitness.mig_fitness, np.zeros((3, 2)), np.zeros((4, 1), int))
-    assert score == 0.0 and error
-    score, _, error = fitness.guarded(lambda: math.nan)
-    assert score == 0.0 and "non-finite" in error
-    assert fitness.guarded(lambda: (0.4, [1]))[0] == 0.4
+    failed = fitness.guarded(fitness.mig_fitness, np.zeros((3, 2)), np.zeros((4, 1), int))
+    assert failed.score == 0.0 and failed.error and failed.result is None
+    not_finite = fitness.guarded(lambda: math.nan)
+    assert not_finite.score == 0.0 and "non-finite" in not_finite.error
+    assert fitness.guarded(lambda: (0.4, [1])) == fitness.GuardedScore(0.4, (0.4, [1]), "")
 
 
 # -- subset dataset ---------------------------------------------------------------------------
@@ -291,9 +291,9 @@ def test_member_nan_generation_is_reset_and_scored_nan(tmp_path):
     reports NaN; its checkpoint holds that good state, and it trains on after new values."""
     from tfdisent.pbt import member
 
-    static = {"backend": "toy", "seed": 0, "generation_samples": 8, "models_per_member": 1}
+    settings = {"backend": "toy", "seed": 0, "generation_samples": 8, "models_per_member": 1}
     good = {"learning_rate": 0.1, "batch_size": 4, "beta": 1.0}
-    m = member.Member(static, 0, str(tmp_path / "work"), good)
+    m = member.Member(settings, 0, str(tmp_path / "work"), good)
     first = m.run_generation(1, None, str(tmp_path / "g1"))
     assert not first["nan"] and first["steps"] == 2 and 0 < first["fitness"] <= 1
     m.set_hyperparameters({**good, "learning_rate": 2.0})

@@ -1,35 +1,38 @@
 """tfdisent-pbt bad input: one clear line on stderr, exit code 2, nothing written."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+from command_check import run_in_one_process
 
 from tfdisent.data import GroundTruthData
 from tfdisent.pbt.explore import PBTConfigError
 from tfdisent.pbt.runner import PBTSettings
 
-
-def _run(tmp_path, *args):
-    out = str(tmp_path / "out")
-    result = subprocess.run([sys.executable, "-m", "tfdisent.bin.pbt", f"--output_dir={out}", *args],
-                            capture_output=True, text=True, timeout=240)
-    lines = [line for line in result.stderr.splitlines() if line.startswith("tfdisent-pbt:")]
-    return result.returncode, lines, out
+BAD_INPUT = {"population_1": (["--fitness=mig", "--population=1"], "--population=1 is too small"),
+             "num_labels": (["--fitness=mig", "--num_labels=1000000"], "exceeds the dataset's 737280 examples"),
+             "unreachable_ray": (["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],
+                                 "--ray_address 127.0.0.1:9: cannot reach a Ray cluster there")}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--fitness=mig", "--population=1"], "--population=1 is too small"),
-    (["--fitness=mig", "--num_labels=1000000"], "exceeds the dataset's 737280 examples"),
-    (["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],
-     "--ray_address 127.0.0.1:9: cannot reach a Ray cluster there"),
-])
-def test_bad_input_one_line(tmp_path, args, message):
-    code, lines, out = _run(tmp_path, *args)
-    assert code == 2
-    assert len(lines) == 1 and message in lines[0], lines
-    assert not os.path.exists(out)
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every BAD_INPUT case through tfdisent-pbt in ONE process (tests/command_check.py); the real console
+    script's exit status on a refused run is checked in test_plugins.py (test_bad_plugins_through_the_binaries)."""
+    root = tmp_path_factory.mktemp("pbt_cli")
+    commands = [["tfdisent-pbt", f"--output_dir={root / case}", *args] for case, (args, _) in BAD_INPUT.items()]
+    results, _ = run_in_one_process("run", commands, root)
+    return root, dict(zip(BAD_INPUT, results))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_one_line(refused, case):
+    root, results = refused
+    result = results[case]
+    assert result["code"] == 2 and result["error"] == "exit 2", result
+    lines = [line for line in result["stderr"].splitlines() if line.startswith("tfdisent-pbt:")]
+    assert len(lines) == 1 and BAD_INPUT[case][1] in lines[0], lines
+    assert not os.path.exists(root / case)
 
 
 class _Unlabelled(GroundTruthData):

@@ -1,6 +1,9 @@
 """PBT members on the library's Trainer (no Ray): the exploit (a bottom member ends with the top
 member's weights and optimizer state) and the explore (its own perturbed hyperparameters take
-effect at the next step, without a restart); a NaN member is put back to its last good state."""
+effect at the next step, without a restart); a NaN member is put back to its last good state. On a tiny
+network (the ``mlp`` architecture, d=4, a few steps); the default suite runs the fitness, NaN recovery and
+in-place exploit tests (the production member path; ~10 s), ``--runslow`` also the exact exploit/explore
+arithmetic and PBT-U-VAE's fused models (~45 s). tests/test_pbt_ray.py runs such members as Ray actors."""
 
 import math
 import os
@@ -16,10 +19,10 @@ from tfdisent.training import Trainer  # noqa: E402
 if not all(hasattr(Trainer, name) for name in ("train_steps", "set_hyperparameters", "restore")):
     pytest.skip("the Trainer API (train_steps/set_hyperparameters/restore) is not merged yet", allow_module_level=True)
 
-STATIC = {"fitness": "mig", "method": "beta_tcvae", "dataset": "dsprites", "seed": 0, "generation_samples": 32,
-          "num_labels": 200, "models_per_member": 1, "latent_dim": 4, "architecture": "auto", "log_every": 2,
+SETTINGS = {"fitness": "mig", "method": "beta_tcvae", "dataset": "dsprites", "seed": 0, "generation_samples": 32,
+          "num_labels": 200, "models_per_member": 1, "latent_dim": 4, "architecture": "mlp", "log_every": 2,
           "backend": "trainer", "fitness_seed": 0}
-HP = {"learning_rate": 1e-3, "batch_size": 8, "beta": 4.0}
+HYPERPARAMETERS = {"learning_rate": 1e-3, "batch_size": 8, "beta": 4.0}
 
 
 def _variables(directory):
@@ -38,8 +41,8 @@ def _variables(directory):
 
 @pytest.mark.slow
 def test_exploit_then_explore(tmp_path):
-    donor = member.TrainerMember(STATIC, 1, str(tmp_path / "donor"), HP)
-    receiver = member.TrainerMember(STATIC, 0, str(tmp_path / "receiver"), HP)
+    donor = member.TrainerMember(SETTINGS, 1, str(tmp_path / "donor"), HYPERPARAMETERS)
+    receiver = member.TrainerMember(SETTINGS, 0, str(tmp_path / "receiver"), HYPERPARAMETERS)
     donor.train_generation(4)
     receiver.train_generation(2)
     donor.save(str(tmp_path / "donor_ckpt"))
@@ -55,9 +58,9 @@ def test_exploit_then_explore(tmp_path):
     # member id, so the same objective noise; same donor checkpoint and batches) keeps the old
     # rate. Adam's update is linear in the learning rate for equal gradients and state, so the
     # receiver's step is exactly twice the twin's.
-    twin = member.TrainerMember(STATIC, 0, str(tmp_path / "twin"), HP)
+    twin = member.TrainerMember(SETTINGS, 0, str(tmp_path / "twin"), HYPERPARAMETERS)
     twin.restore(str(tmp_path / "donor_ckpt"), own=True)
-    receiver.set_hyperparameters({**HP, "learning_rate": 2e-3})
+    receiver.set_hyperparameters({**HYPERPARAMETERS, "learning_rate": 2e-3})
     assert receiver.trainers[0].hyperparameters["learning_rate"] == pytest.approx(2e-3)
     assert twin.trainers[0].hyperparameters["learning_rate"] == pytest.approx(1e-3)
     before = [w.numpy().copy() for w in twin.trainers[0].model.trainable_weights]
@@ -70,15 +73,14 @@ def test_exploit_then_explore(tmp_path):
     assert np.median(ratios) == pytest.approx(2.0, rel=1e-3)
 
 
-@pytest.mark.slow
 def test_fitness_and_nan_recovery(tmp_path):
-    backend = member.TrainerMember(STATIC, 0, str(tmp_path / "m"), HP)
+    backend = member.TrainerMember(SETTINGS, 0, str(tmp_path / "m"), HYPERPARAMETERS)
     backend.train_generation(2)
-    score, error, details = member.compute_fitness(STATIC, backend.encoders())
-    assert 0.0 <= score <= 1.0 and error == "" and details["best_model"] == 0
+    fitness = member.compute_fitness(SETTINGS, backend.encoders())
+    assert 0.0 <= fitness.score <= 1.0 and fitness.error == "" and fitness.details["best_model"] == 0
     backend.save(str(tmp_path / "ckpt"))
     good = [w.numpy().copy() for w in backend.trainers[0].model.trainable_weights]
-    backend.set_hyperparameters({**HP, "learning_rate": 1e6})
+    backend.set_hyperparameters({**HYPERPARAMETERS, "learning_rate": 1e6})
     with pytest.raises(FloatingPointError):
         backend.train_generation(40)
     backend.recover()
@@ -88,26 +90,25 @@ def test_fitness_and_nan_recovery(tmp_path):
     assert all(math.isfinite(float(np.sum(w))) for w in restored)
 
 
-@pytest.mark.slow
 def test_exploit_in_place_does_not_retrace(tmp_path):
     """A long-lived member copies a donor and takes new values in place: the donor's weights
     arrive, the traced training step is reused (trace counter unchanged) for a new learning rate
     and beta; a new batch size traces once for the new shape."""
-    static = {**STATIC, "log_every": 4}
-    donor = member.Member(static, 1, str(tmp_path / "donor"), HP)
-    receiver = member.Member(static, 0, str(tmp_path / "receiver"), HP)
+    settings = {**SETTINGS, "log_every": 4}
+    donor = member.Member(settings, 1, str(tmp_path / "donor"), HYPERPARAMETERS)
+    receiver = member.Member(settings, 0, str(tmp_path / "receiver"), HYPERPARAMETERS)
     donor.run_generation(1, None, str(tmp_path / "d1"))
     receiver.run_generation(1, None, str(tmp_path / "r1"))
     loop = receiver.backend.trainers[0]._train_loop        # as tests/test_training.py counts traces
     traced = loop.experimental_get_tracing_count()
-    receiver.exploit(str(tmp_path / "d1"), {**HP, "learning_rate": 2e-3, "beta": 5.0})
+    receiver.exploit(str(tmp_path / "d1"), {**HYPERPARAMETERS, "learning_rate": 2e-3, "beta": 5.0})
     assert receiver.backend.trainers[0]._train_loop is loop
     for mine, theirs in zip(receiver.backend.trainers[0].model.weights, donor.backend.trainers[0].model.weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     result = receiver.run_generation(2, 1, str(tmp_path / "r2"))
     assert result["copied_from"] == 1 and result["beta"] == 5.0
     assert loop.experimental_get_tracing_count() == traced
-    receiver.set_hyperparameters({**HP, "batch_size": 16})
+    receiver.set_hyperparameters({**HYPERPARAMETERS, "batch_size": 16})
     receiver.run_generation(3, None, str(tmp_path / "r3"))
     receiver.run_generation(4, None, str(tmp_path / "r4"))
     assert loop.experimental_get_tracing_count() == traced + 1
@@ -118,13 +119,13 @@ def test_udr_member_trains_fused_also_after_a_batch_size_change(tmp_path):
     """PBT-U-VAE's K models step together in one compiled call on the same batches (the same
     results as training them one after another on those batches), before and after the batch size
     changes; the fused member's checkpoints restore into a sequential one."""
-    static = {**STATIC, "fitness": "udr", "models_per_member": 3, "log_every": 4}
-    fused = member.TrainerMember(static, 0, str(tmp_path / "fused"), HP)
-    sequential = member.TrainerMember(static, 0, str(tmp_path / "sequential"), HP, fused=False)
+    settings = {**SETTINGS, "fitness": "udr", "models_per_member": 3, "log_every": 4}
+    fused = member.TrainerMember(settings, 0, str(tmp_path / "fused"), HYPERPARAMETERS)
+    sequential = member.TrainerMember(settings, 0, str(tmp_path / "sequential"), HYPERPARAMETERS, fused=False)
     assert fused.fused and not sequential.fused
     for batch_size in (8, 16):
-        fused.set_hyperparameters({**HP, "batch_size": batch_size})
-        sequential.set_hyperparameters({**HP, "batch_size": batch_size})
+        fused.set_hyperparameters({**HYPERPARAMETERS, "batch_size": batch_size})
+        sequential.set_hyperparameters({**HYPERPARAMETERS, "batch_size": batch_size})
         group = fused.group()
         fused.train_generation(4)
         sequential.train_generation(4)

@@ -23,20 +23,20 @@ def test_known_answers(name):
 def test_unknown_and_failing_fitness():
     with pytest.raises(ValueError, match="not a labelled fitness"):
         fitness.labelled_fitness("udr", FACTORS.astype(float), FACTORS)
-    score, _, error = fitness.guarded(fitness.labelled_fitness, "mcc", np.zeros((3, 2)), FACTORS)
-    assert score == 0.0 and "rows" in error
+    guarded = fitness.guarded(fitness.labelled_fitness, "mcc", np.zeros((3, 2)), FACTORS)
+    assert guarded.score == 0.0 and "rows" in guarded.error
 
 
 def test_member_fitness_uses_the_labelled_subset():
-    static = {"fitness": "mcc", "dataset": "dsprites", "num_labels": 300, "fitness_seed": 0}
+    settings = {"fitness": "mcc", "dataset": "dsprites", "num_labels": 300, "fitness_seed": 0}
 
     def encoder(observations):
         pooled = np.asarray(observations, np.float64).reshape(len(observations), 8, 8, 8, 8).mean(axis=(2, 4))
         mean = pooled.reshape(len(observations), -1)[:, :6]
         return mean, np.zeros_like(mean)
 
-    score, error, details = member.compute_fitness(static, [encoder, encoder])
-    assert error == "" and 0.0 < score <= 1.0 and details == {"best_model": 0}
+    result = member.compute_fitness(settings, [encoder, encoder])
+    assert result.error == "" and 0.0 < result.score <= 1.0 and result.details == {"best_model": 0}
 
 
 def test_label_fitnesses_refuse_an_unlabelled_dataset():

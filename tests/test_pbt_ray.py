@@ -92,6 +92,28 @@ def test_rerun_restores_finished_experiment(toy_run):
         run_pbt(changed)
 
 
+def test_trainer_members_on_ray(ray_session, tmp_path):
+    """The production member path in the default suite: Trainer-backed members (``TrainerMember``) as Ray
+    actors, scored by MIG on fixed labels, checkpointed, and the best one exported, on a tiny network (mlp,
+    d=4, one step per generation). The paper-scale behaviour of the same path is in test_pbt_member.py."""
+    out = str(tmp_path / "pbt")
+    settings = PBTSettings(fitness="mig", output_dir=out, population=2, generations=2, generation_samples=64,
+                           num_labels=200, latent_dim=4, architecture="mlp", log_every=1, backend="trainer",
+                           cpus_per_member=1)
+    summary = run_pbt(settings, progress=None)
+    rows = records.read_population(os.path.join(out, "population.csv"))
+    assert sorted((r["member"], r["generation"]) for r in rows) == [(m, g) for m in range(2) for g in (1, 2)]
+    for row in rows:
+        nan = str(row["nan"]).lower() == "true"   # population.csv's text column
+        assert nan or (0.0 <= row["score"] <= 1.0 and not row["fitness_error"]), row
+        assert int(row["steps"]) == max(1, 64 // row["batch_size"])
+        meta = member.read_meta(records.checkpoint_dir(out, row["member"], row["generation"]))
+        assert meta["method"] == "beta_tcvae" and meta["models_per_member"] == 1
+        assert os.path.isdir(os.path.join(records.checkpoint_dir(out, row["member"], row["generation"]), "model_0"))
+    if summary["best"] is not None:   # at least one member stayed finite (the paper's rates reach 1)
+        assert summary["export"] and os.path.exists(os.path.join(summary["export"], "saved_model.pb"))
+
+
 @pytest.mark.slow
 def test_halving_keeps_best_half(ray_session, tmp_path):
     settings = PBTSettings(fitness="mig", output_dir=str(tmp_path), population=2, generations=2,

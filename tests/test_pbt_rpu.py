@@ -54,7 +54,7 @@ def fake_stages(monkeypatch):
         return _Encoder(level)
 
     monkeypatch.setattr(rpu, "run_pbt", fake_run_pbt)
-    monkeypatch.setattr(member, "load_data", lambda static: DATASET)
+    monkeypatch.setattr(member, "load_data", lambda settings: DATASET)
     import tfdisent.evaluation.representation as representation
     monkeypatch.setattr(representation, "load_gaussian_encoder", fake_encoder)
     return calls

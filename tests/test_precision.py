@@ -3,8 +3,6 @@ without native bfloat16 is refused in one line."""
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -56,25 +54,20 @@ def test_bfloat16_refused_on_a_cpu_without_it_unless_an_accelerator_is_there():
     assert speed_factor("float32") == 1.0 and speed_factor("mixed_bfloat16") > 1.0
 
 
-def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(X86_PLAIN)
-    run = tmp_path / "run"
-    env = dict(os.environ, TFDISENT_CPUINFO=str(cpuinfo), CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "tfdisent.bin.train", "--precision=mixed_bfloat16", "--steps=2",
-                             f"--output_dir={run}"], capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("tfdisent-train")]
-    assert len(lines) == 1 and "amx_bf16" in lines[0] and "Traceback" not in result.stderr
-    assert not run.exists()  # nothing half-written
+def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(train_refusals):
+    # tests/conftest.py runs tfdisent-train with TFDISENT_CPUINFO naming a CPU like X86_PLAIN, no GPU.
+    root, results = train_refusals
+    result = results["bfloat16_without_native"]
+    assert result["code"] == 2, result
+    lines = [line for line in result["stderr"].splitlines() if line.startswith("tfdisent-train")]
+    assert len(lines) == 1 and "amx_bf16" in lines[0] and "Traceback" not in result["stderr"] + result["error"]
+    assert not (root / "bfloat16_without_native").exists()  # nothing half-written
 
 
-def test_cli_deprecated_mixed_precision_contradicting_precision_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "tfdisent.bin.train", "--mixed_precision",
-                             "--precision=mixed_bfloat16", f"--output_dir={tmp_path / 'run'}"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and "contradicts --precision=mixed_bfloat16" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_cli_deprecated_mixed_precision_contradicting_precision_is_one_line(train_refusals):
+    result = train_refusals[1]["mixed_precision_contradiction"]
+    assert result["code"] == 2 and "contradicts --precision=mixed_bfloat16" in result["stderr"]
+    assert "Traceback" not in result["stderr"] + result["error"]
 
 
 # --- the setting -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from command_check import run_in_one_process
 
 
 def _study(args, cwd=None):
@@ -41,22 +42,44 @@ def test_unknown_method_in_study_file(tmp_path, bad_study):
     assert not out.exists()
 
 
-def test_output_dir_holding_another_study(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "study.json").write_text(json.dumps({"name": "unsupervised_study_v1", "fingerprint": "0123"}))
-    before = sorted(os.listdir(out))
-    _one_error_line(_study(["run", "--study=cpu_small", f"--output_dir={out}", "--seeds=0"]), "holds another study")
-    assert sorted(os.listdir(out)) == before
+def _one_error_line_in_process(result, expected):
+    """:func:`_one_error_line` for a command run in the one process below (its own stderr only)."""
+    lines = [line for line in result["stderr"].splitlines() if line.strip()]
+    assert result["code"] == 2 and result["error"] == "exit 2", result
+    assert len(lines) == 1 and lines[0].startswith("tfdisent-study: error: "), result["stderr"]
+    assert expected in lines[0]
 
 
-def test_unreachable_ray_address_and_plan(tmp_path):
-    out = tmp_path / "out"
-    _one_error_line(_study(["run", "--study=cpu_small", f"--output_dir={out}", "--ray_address=127.0.0.1:9"]),
-                    "--ray_address 127.0.0.1:9")
-    assert not out.exists()
-    _one_error_line(_study(["plan", "--study=cpu_small", "--only=method=gan"]), "select no model")
-    plan = _study(["plan", "--study=unsupervised_study_v1", "--only=dataset=dsprites,method=beta_tcvae",
-                   "--seeds=0-4"])
-    assert plan.returncode == 0, plan.stderr
-    assert "30 model(s) of 12600" in plan.stdout and "GPU (on paper" in plan.stdout
+@pytest.fixture(scope="module")
+def study_commands(tmp_path_factory):
+    """The commands below through tfdisent-study in ONE process (tests/command_check.py); the real console
+    script's one error line and exit status are checked by test_unknown_method_in_study_file."""
+    root = tmp_path_factory.mktemp("study_cli")
+    another = root / "another"
+    another.mkdir()
+    (another / "study.json").write_text(json.dumps({"name": "unsupervised_study_v1", "fingerprint": "0123"}))
+    commands = {
+        "another_study": ["run", "--study=cpu_small", f"--output_dir={another}", "--seeds=0"],
+        "unreachable_ray": ["run", "--study=cpu_small", f"--output_dir={root / 'unreachable'}",
+                            "--ray_address=127.0.0.1:9"],
+        "no_model": ["plan", "--study=cpu_small", "--only=method=gan"],
+        "plan": ["plan", "--study=unsupervised_study_v1", "--only=dataset=dsprites,method=beta_tcvae", "--seeds=0-4"],
+    }
+    results, _ = run_in_one_process("run", [["tfdisent-study", *argv] for argv in commands.values()], root)
+    return root, dict(zip(commands, results))
+
+
+def test_output_dir_holding_another_study(study_commands):
+    root, results = study_commands
+    _one_error_line_in_process(results["another_study"], "holds another study")
+    assert sorted(os.listdir(root / "another")) == ["study.json"]
+
+
+def test_unreachable_ray_address_and_plan(study_commands):
+    root, results = study_commands
+    _one_error_line_in_process(results["unreachable_ray"], "--ray_address 127.0.0.1:9")
+    assert not (root / "unreachable").exists()
+    _one_error_line_in_process(results["no_model"], "select no model")
+    plan = results["plan"]
+    assert plan["code"] == 0, plan
+    assert "30 model(s) of 12600" in plan["stdout"] and "GPU (on paper" in plan["stdout"]

@@ -16,6 +16,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from command_check import run_in_one_process
 from PIL import Image
 
 from tfdisent.models import images as picture_images
@@ -293,9 +294,13 @@ def test_non_image_run_gets_kl_chart_and_projector_only(tmp_path):
     assert "sprite" not in open(os.path.join(run, "projector_config.pbtxt")).read()
 
 
-@pytest.mark.parametrize("case", ["missing", "not_a_run", "bad_config", "no_export", "bad_version"])
-def test_cli_rejects_unusable_run_dirs_in_one_line(tmp_path, case):
-    run_dir = tmp_path / "run"
+UNUSABLE = {"missing": "does not exist", "not_a_run": "no config.json", "bad_config": "not valid JSON",
+            "no_export": "has no exported SavedModel", "bad_version": "versions present: [5]"}
+
+
+def _unusable_run_dir(root, case):
+    """A run directory that tfdisent-visualize must refuse, and the extra flags of the case."""
+    run_dir = root / case
     flags = []
     if case != "missing":
         run_dir.mkdir()
@@ -307,16 +312,41 @@ def test_cli_rejects_unusable_run_dirs_in_one_line(tmp_path, case):
         (run_dir / "export" / "5").mkdir(parents=True)
         (run_dir / "export" / "5" / "saved_model.pb").write_bytes(b"")
         flags = ["--export_version=7"]
+    return run_dir, flags
+
+
+@pytest.fixture(scope="module")
+def unusable(tmp_path_factory):
+    """Every UNUSABLE case through tfdisent-visualize in ONE process (tests/command_check.py)."""
+    root = tmp_path_factory.mktemp("unusable")
+    commands = []
+    for case in UNUSABLE:
+        run_dir, flags = _unusable_run_dir(root, case)
+        commands.append(["tfdisent-visualize", f"--model_dir={run_dir}", *flags])
+    results, _ = run_in_one_process("run", commands, root)
+    return dict(zip(UNUSABLE, results))
+
+
+@pytest.mark.parametrize("case", sorted(UNUSABLE))
+def test_cli_rejects_unusable_run_dirs_in_one_line(unusable, case):
+    result = unusable[case]
+    assert result["code"] == 2 and result["error"] == "exit 2", result
+    lines = result["stderr"].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tfdisent-visualize: error: "), result["stderr"]
+    assert UNUSABLE[case] in lines[0]
+
+
+def test_cli_refusal_is_one_line_before_tensorflow_is_imported(tmp_path):
+    """The real console script's process: exit 2, its whole stderr one line, decided before TensorFlow is
+    imported (the other cases run in one process above)."""
+    run_dir, flags = _unusable_run_dir(tmp_path, "bad_version")
     start = time.time()
     result = subprocess.run([sys.executable, "-m", "tfdisent.bin.visualize", f"--model_dir={run_dir}"] + flags,
-                            capture_output=True,
-                            text=True, timeout=120, env=ENV)
+                            capture_output=True, text=True, timeout=120, env=ENV)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tfdisent-visualize: error: "), result.stderr
-    expected = {"missing": "does not exist", "not_a_run": "no config.json", "bad_config": "not valid JSON",
-                "no_export": "has no exported SavedModel", "bad_version": "versions present: [5]"}[case]
-    assert expected in lines[0]
+    assert UNUSABLE["bad_version"] in lines[0]
     assert time.time() - start < 30  # decided before TensorFlow is imported
 
 

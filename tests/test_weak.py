@@ -189,21 +189,15 @@ def test_train_step_decreases_the_loss_and_methods_are_registered():
     assert int(model.step) == 31
 
 
-def test_binary_refuses_bad_k_in_one_line(tmp_path):
+def test_binary_refuses_bad_k_in_one_line(train_refusals):
     # (Refusing a flag of another method, e.g. --k with beta_vae, is the binary's generic check, tested in
     # test_training.py; --helpfull lists --k, --pair_dynamics and the s2 flags.)
-    import subprocess
-    import sys
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "tfdisent.bin.train", "--steps=1", "--noexport",
-                               f"--output_dir={tmp_path / 'run'}", *args], capture_output=True, text=True,
-                              timeout=600)
-
-    result = run("--method=ada_gvae", "--k=5", "--dataset=dsprites")
-    assert result.returncode == 2
-    assert "k must be in [1, 4]" in result.stderr.strip().splitlines()[-1]
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    # tfdisent-train --method=ada_gvae --k=5 --dataset=dsprites, run by tests/conftest.py.
+    root, results = train_refusals
+    result = results["ada_gvae_k5"]
+    assert result["code"] == 2
+    assert "k must be in [1, 4]" in result["stderr"].strip().splitlines()[-1]
+    assert not (root / "ada_gvae_k5" / "checkpoints").exists()
 
 
 def test_weak_model_exports_like_any_other(tmp_path):

@@ -28,7 +28,7 @@ from tfdisent.methods import METHODS, SemiSupervised, method_names  # noqa: E402
 from tfdisent.metrics import metric_names  # noqa: E402
 from tfdisent.models import ARCHITECTURES  # noqa: E402
 from tfdisent.models.distributions import LIKELIHOODS  # noqa: E402
-from tfdisent.training.config import PRECISIONS  # noqa: E402
+from tfdisent.training.config import PRECISIONS, RunConfigError, legacy_precision  # noqa: E402
 
 FLAGS = flags.FLAGS
 define_plugins_flag()
@@ -182,12 +182,11 @@ def _strength(text):
 
 def _precision_flag():
     """--precision, or mixed_float16 from the deprecated --mixed_precision; None when neither is given."""
-    if FLAGS["mixed_precision"].present and FLAGS.mixed_precision:
-        if FLAGS["precision"].present and FLAGS.precision != "mixed_float16":
-            _fail(f"--mixed_precision (deprecated: mixed_float16) contradicts --precision={FLAGS.precision}; "
-                  f"give --precision only")
-        return "mixed_float16"
-    return FLAGS.precision if FLAGS["precision"].present else None
+    try:
+        return legacy_precision(FLAGS["mixed_precision"].present and FLAGS.mixed_precision,
+                                FLAGS.precision if FLAGS["precision"].present else None)
+    except RunConfigError as error:
+        _fail(str(error))
 
 
 def _make_config(run_dir: str):

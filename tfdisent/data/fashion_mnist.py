@@ -153,10 +153,6 @@ class FashionMNIST(GroundTruthData):
         rows = self._class_order[self._class_starts[classes] + offsets]
         return self._to_float(self._images[rows])
 
-    def images_and_labels(self) -> Tuple[np.ndarray, np.ndarray]:
-        """The whole split as (float32 images, int64 class indices), e.g. for the sparsity metric."""
-        return self._to_float(self._images), self.labels
-
     def tf_batch_fn(self) -> Optional[Callable]:
         """In-graph uniform sampling over the images (so classes in their data proportions)."""
         if self._tf_batch is None:

@@ -51,11 +51,6 @@ class IndexedSubset(GroundTruthData):
                                          random_state: np.random.RandomState) -> np.ndarray:
         return self.base.sample_observations_from_factors(factors, random_state)
 
-    def observations_at(self, indices: Sequence[int], random_state: np.random.RandomState) -> np.ndarray:
-        """Observations of given flat grid indices (need not lie in the subset)."""
-        factors = indices_to_factors(np.asarray(indices, dtype=np.int64), self.factor_sizes)
-        return self.base.sample_observations_from_factors(factors, random_state)
-
     def contains(self, factors: np.ndarray) -> np.ndarray:
         """Boolean [num]: which factor rows lie in the subset."""
         return np.isin(factors_to_indices(factors, self.factor_sizes), self.indices)

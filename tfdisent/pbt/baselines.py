@@ -19,7 +19,7 @@ import math
 from typing import Callable, Dict, Mapping, Tuple
 
 from tfdisent.pbt import fitness as fitness_lib
-from tfdisent.pbt.member import encode_all, fixed_factors
+from tfdisent.pbt.member import encode_factors, fixed_factors
 
 FEW_LABELS = 1000
 
@@ -38,7 +38,7 @@ def select_by_few_labels(encoders: Mapping[str, Encoder], dataset, num_labels: i
     factors = fixed_factors(dataset, num_labels, seed)
     scores: Dict[str, float] = {}
     for name, encode in encoders.items():
-        means, _ = encode_all(encode, dataset, factors, seed)
-        scores[name] = fitness_lib.guarded(fitness_lib.mig_fitness, means, factors)[0]
+        means, _ = encode_factors(encode, dataset, factors, seed)
+        scores[name] = fitness_lib.guarded(fitness_lib.mig_fitness, means, factors).score
     best = max(scores, key=lambda name: scores[name] if math.isfinite(scores[name]) else -math.inf)
     return best, scores

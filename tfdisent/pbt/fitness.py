@@ -30,6 +30,7 @@ A fitness that cannot be computed scores 0 and the reason is returned to be logg
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable, List, Sequence, Tuple
 
@@ -127,16 +128,28 @@ def leaf_mig_fitness(leaf_runs: Sequence[Tuple[Sequence[np.ndarray], Sequence[np
     return float(np.median([leaf_mig_score(codes, labels, num_bins) for codes, labels in leaf_runs]))
 
 
-def guarded(function: Callable[..., object], *args, **kwargs) -> Tuple[float, object, str]:
-    """``(score, full result, error)``: a failing or non-finite fitness scores 0 with the reason.
+@dataclasses.dataclass(frozen=True)
+class GuardedScore:
+    """What :func:`guarded` returns: ``score`` (0.0 when the fitness could not be computed or was not
+    finite), the fitness function's full ``result`` (None when it raised; e.g. UDR's per-model scores)
+    and ``error`` (the reason in one line; "" when the score is good)."""
+
+    score: float
+    result: object
+    error: str
+
+
+def guarded(function: Callable[..., object], *args, **kwargs) -> GuardedScore:
+    """``function(*args, **kwargs)`` as a :class:`GuardedScore`: a failing or non-finite fitness scores
+    0 with the reason, as the reference scores 0 on a ValueError during evaluation.
 
     ``function`` returns a float or a tuple whose first entry is the score.
     """
     try:
         result = function(*args, **kwargs)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:  # MetricError is a ValueError
-        return 0.0, None, one_line(error)
+        return GuardedScore(0.0, None, one_line(error))
     score = float(result[0] if isinstance(result, tuple) else result)
     if not math.isfinite(score):
-        return 0.0, result, f"non-finite fitness {score}"
-    return score, result, ""
+        return GuardedScore(0.0, result, f"non-finite fitness {score}")
+    return GuardedScore(score, result, "")

@@ -20,12 +20,13 @@ quadratic with the same interface, for testing the scheduling machinery in secon
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import shutil
 import time
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -37,13 +38,13 @@ META_FILE = "pbt_member.json"
 NAN_SCORE = -1.0
 
 
-def import_static_plugins(static: Mapping[str, object]) -> None:
+def import_plugins_of(settings: Mapping[str, object]) -> None:
     """Imports the run's plugins (``plugins``, found in ``plugin_paths`` if this process lacks them)
     before a member builds anything: a Ray worker then knows the plugin's methods and datasets."""
-    if static.get("plugins"):
+    if settings.get("plugins"):
         from tfdisent.registry import import_plugins  # noqa: PLC0415
 
-        import_plugins(list(static["plugins"]), list(static.get("plugin_paths") or ()))
+        import_plugins(list(settings["plugins"]), list(settings.get("plugin_paths") or ()))
 
 
 def read_meta(directory: str) -> dict:
@@ -84,33 +85,46 @@ def render(dataset, factors: np.ndarray, seed: int, chunk: int = 4096):
         yield dataset.sample_observations_from_factors(factors[start:start + chunk], random_state)
 
 
-def encode_all(encode, dataset, factors: np.ndarray, seed: int) -> Tuple[np.ndarray, np.ndarray]:
-    means, logvars = [], []
-    for observations in render(dataset, factors, seed):
-        mean, logvar = encode(observations)
-        means.append(np.asarray(mean))
-        logvars.append(np.asarray(logvar))
-    return np.concatenate(means), np.concatenate(logvars)
+def encode_factors(encode, dataset, factors: np.ndarray, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Encoder means and log-variances [N, d] (float64) of the observations of ``factors`` (rendered
+    from ``seed``, chunk by chunk: :func:`render`), each chunk through the one batched-encoding helper,
+    :func:`tfdisent.evaluation.encoding.encode_in_batches`."""
+    from tfdisent.evaluation.encoding import encode_in_batches  # noqa: PLC0415
+
+    pairs = [encode_in_batches(encode, observations) for observations in render(dataset, factors, seed)]
+    return (np.concatenate([np.asarray(mean, np.float64) for mean, _ in pairs]),
+            np.concatenate([np.asarray(logvar, np.float64) for _, logvar in pairs]))
 
 
-_CACHE: Dict[tuple, object] = {}
+_PROCESS_CACHE: Dict[tuple, object] = {}
 
 
-def load_data(static: Mapping[str, object]):
+def process_cached(key: tuple, build: Callable[[], object]):
+    """``build()``, computed once per process and ``key``: a member's dataset, its fixed fitness factors
+    and rPU-VAE's leaf labels are the same in every generation, and a Ray worker process hosts its
+    member for the whole run, so they are loaded or drawn once, not per generation. Keys start with
+    what they hold (``"data"``, ``"leaf"``, ``"mig_factors"``, ``"udr_factors"``)."""
+    if key not in _PROCESS_CACHE:
+        _PROCESS_CACHE[key] = build()
+    return _PROCESS_CACHE[key]
+
+
+def load_data(settings: Mapping[str, object]):
     """The member's dataset: ``load_dataset(dataset, data_dir)``, restricted to the stage's subset
     (``subset_path``, an .npy of flat grid indices) for rPU-VAE stages. Cached per process."""
-    key = ("data", static.get("dataset"), static.get("data_dir"), static.get("subset_path"))
-    if key not in _CACHE:
-        import_static_plugins(static)   # a plugin's dataset
+    def build():
+        import_plugins_of(settings)   # a plugin's dataset
         from tfdisent.data import load_dataset  # noqa: PLC0415
         from tfdisent.data.subset import IndexedSubset  # noqa: PLC0415
 
-        kwargs = {"data_dir": static["data_dir"]} if static.get("data_dir") else {}
-        dataset = load_dataset(str(static.get("dataset", "dsprites")), **kwargs)
-        if static.get("subset_path"):
-            dataset = IndexedSubset(dataset, np.load(str(static["subset_path"])))
-        _CACHE[key] = dataset
-    return _CACHE[key]
+        kwargs = {"data_dir": settings["data_dir"]} if settings.get("data_dir") else {}
+        dataset = load_dataset(str(settings.get("dataset", "dsprites")), **kwargs)
+        if settings.get("subset_path"):
+            dataset = IndexedSubset(dataset, np.load(str(settings["subset_path"])))
+        return dataset
+
+    return process_cached(("data", settings.get("dataset"), settings.get("data_dir"), settings.get("subset_path")),
+                          build)
 
 
 def load_leaf_runs(path: str, num_points: int, seed: int) -> List[List[Tuple[np.ndarray, np.ndarray]]]:
@@ -118,8 +132,7 @@ def load_leaf_runs(path: str, num_points: int, seed: int) -> List[List[Tuple[np.
     surrogate labels [n, a]) of a fixed sample of at most ``num_points`` of that level's data.
 
     ``path`` is the JSON written by :func:`tfdisent.pbt.rpu.write_leaf_manifest`."""
-    key = ("leaf", path, num_points, seed)
-    if key not in _CACHE:
+    def build():
         with open(path) as stream:
             manifest = json.load(stream)
         base = os.path.dirname(os.path.abspath(path))
@@ -132,58 +145,66 @@ def load_leaf_runs(path: str, num_points: int, seed: int) -> List[List[Tuple[np.
                 keep = np.sort(fixed_indices(min(num_points, len(indices)), len(indices), seed))
                 levels.append((indices[keep], labels[keep]))
             runs.append(levels)
-        _CACHE[key] = runs
-    return _CACHE[key]
+        return runs
+
+    return process_cached(("leaf", path, num_points, seed), build)
 
 
-def compute_fitness(static: Mapping[str, object], encoders) -> Tuple[float, str, dict]:
-    """``(score, error, details)`` of a member with encoder functions ``x -> (mean, logvar)``."""
-    name = static["fitness"]
-    dataset = load_data(static)
-    seed = int(static.get("fitness_seed", 0))
+@dataclasses.dataclass(frozen=True)
+class MemberFitness:
+    """A member's fitness in one generation: ``score`` (0 when it could not be computed, NaN after a
+    non-finite training loss), ``error`` (why, in one line; "" when the score is good) and ``details``
+    for population.csv and the checkpoint's record (``best_model``, UDR's per-model scores, ...)."""
+
+    score: float
+    error: str
+    details: Dict[str, object]
+
+
+def compute_fitness(settings: Mapping[str, object], encoders) -> MemberFitness:
+    """The fitness of a member with encoder functions ``x -> (mean, logvar)`` (one per lock-step model)."""
+    name = settings["fitness"]
+    dataset = load_data(settings)
+    seed = int(settings.get("fitness_seed", 0))
     if fitness_lib.NEEDS_LABELS.get(name):  # mig and the other labelled scores share the fixed subset
-        key = ("mig_factors", id(dataset), int(static["num_labels"]), seed)
-        if key not in _CACHE:
-            _CACHE[key] = fixed_factors(dataset, int(static["num_labels"]), seed)
-        factors = _CACHE[key]
-        means = [encode_all(encode, dataset, factors, seed + 1)[0] for encode in encoders]
+        num_labels = int(settings["num_labels"])
+        factors = process_cached(("mig_factors", id(dataset), num_labels, seed),
+                                 lambda: fixed_factors(dataset, num_labels, seed))
+        means = [encode_factors(encode, dataset, factors, seed + 1)[0] for encode in encoders]
         results = [fitness_lib.guarded(fitness_lib.labelled_fitness, name, mean, factors) for mean in means]
-        best = int(np.argmax([r[0] for r in results]))
-        return results[best][0], results[best][2], {"best_model": best}
+        best = int(np.argmax([r.score for r in results]))
+        return MemberFitness(results[best].score, results[best].error, {"best_model": best})
     if name == "udr":
-        key = ("udr_factors", id(dataset), int(static.get("udr_points", fitness_lib.UDR_POINTS)), seed)
-        if key not in _CACHE:
-            _CACHE[key] = fixed_factors(dataset, int(static.get("udr_points", fitness_lib.UDR_POINTS)), seed)
-        factors = _CACHE[key]
+        udr_points = int(settings.get("udr_points", fitness_lib.UDR_POINTS))
+        factors = process_cached(("udr_factors", id(dataset), udr_points, seed),
+                                 lambda: fixed_factors(dataset, udr_points, seed))
         means, kls = [], []
         from tfdisent.metrics.udr import gaussian_kl_per_dimension  # noqa: PLC0415
 
         for encode in encoders:
-            mean, logvar = encode_all(encode, dataset, factors, seed + 1)
+            mean, logvar = encode_factors(encode, dataset, factors, seed + 1)
             means.append(mean)
             kls.append(gaussian_kl_per_dimension(mean, logvar))
-        score, result, error = fitness_lib.guarded(fitness_lib.udr_fitness, means, kls,
-                                                   float(static.get("kl_threshold", 0.01)))
-        model_scores = list(result[1]) if result else [0.0] * len(encoders)
-        return score, error, {"best_model": int(np.argmax(model_scores)), "udr_model_scores": model_scores,
-                              "active_latents": [int(np.sum(kl > 1.0)) for kl in kls]}
+        guarded = fitness_lib.guarded(fitness_lib.udr_fitness, means, kls, float(settings.get("kl_threshold", 0.01)))
+        model_scores = list(guarded.result[1]) if guarded.result else [0.0] * len(encoders)
+        return MemberFitness(guarded.score, guarded.error,
+                             {"best_model": int(np.argmax(model_scores)), "udr_model_scores": model_scores,
+                              "active_latents": [int(np.sum(kl > 1.0)) for kl in kls]})
     if name == "leaf_mig":
-        runs = load_leaf_runs(str(static["leaf_manifest"]), int(static.get("leaf_points", fitness_lib.LEAF_POINTS)),
-                              seed)
+        runs = load_leaf_runs(str(settings["leaf_manifest"]),
+                              int(settings.get("leaf_points", fitness_lib.LEAF_POINTS)), seed)
+        from tfdisent.data import indices_to_factors  # noqa: PLC0415
+
         scores = []
         for encode in encoders:
             leaf_inputs = []
             for levels in runs:
-                codes = []
-                for indices, _ in levels:
-                    from tfdisent.data import indices_to_factors  # noqa: PLC0415
-
-                    factors = indices_to_factors(indices, dataset.factor_sizes)
-                    codes.append(encode_all(encode, dataset, factors, seed + 1)[0])
+                codes = [encode_factors(encode, dataset, indices_to_factors(indices, dataset.factor_sizes),
+                                        seed + 1)[0] for indices, _ in levels]
                 leaf_inputs.append((codes, [labels for _, labels in levels]))
             scores.append(fitness_lib.guarded(fitness_lib.leaf_mig_fitness, leaf_inputs))
-        best = int(np.argmax([s[0] for s in scores]))
-        return scores[best][0], scores[best][2], {"best_model": best}
+        best = int(np.argmax([s.score for s in scores]))
+        return MemberFitness(scores[best].score, scores[best].error, {"best_model": best})
     raise ValueError(f"unknown fitness {name!r}; choose from {', '.join(fitness_lib.FITNESSES)}")
 
 
@@ -201,34 +222,34 @@ class TrainerMember:
     and the traced loop belong to one batch shape. ``fused=False`` trains them one after another
     (the comparison in benchmarks/pbt_overhead.py)."""
 
-    def __init__(self, static: Mapping[str, object], member: int, trial_dir: str,
+    def __init__(self, settings: Mapping[str, object], member: int, trial_dir: str,
                  hyperparameters: Mapping[str, float], fused: bool = True):
         from tfdisent.methods import pbt_hyperparameter  # noqa: PLC0415
         from tfdisent.training import TrainConfig, Trainer  # noqa: PLC0415
 
-        self.static = dict(static)
-        method = str(static.get("method", "beta_tcvae"))
+        self.settings = dict(settings)
+        method = str(settings.get("method", "beta_tcvae"))
         # The method hyperparameter PBT searches under the name "beta" (the method class declares it).
         self.strength = pbt_hyperparameter(method)
-        dataset = load_data(static)
-        base_seed = int(static.get("seed", 0))
-        models = int(static.get("models_per_member", 1))
+        dataset = load_data(settings)
+        base_seed = int(settings.get("seed", 0))
+        models = int(settings.get("models_per_member", 1))
         data_seed = explore_lib.member_seed(base_seed, member, 0, stream=1)
-        method_hparams = dict(static.get("method_hyperparameters") or {})
+        method_hyperparameters = dict(settings.get("method_hyperparameters") or {})
         if self.strength:
-            method_hparams[self.strength] = float(hyperparameters["beta"])
+            method_hyperparameters[self.strength] = float(hyperparameters["beta"])
         self.trainers = []
         for k in range(models):
             config = TrainConfig(
-                method=method, dataset=str(static.get("dataset", "dsprites")), data_dir=static.get("data_dir"),
-                architecture=str(static.get("architecture", "auto")), latent_dim=int(static.get("latent_dim", 10)),
+                method=method, dataset=str(settings.get("dataset", "dsprites")), data_dir=settings.get("data_dir"),
+                architecture=str(settings.get("architecture", "auto")), latent_dim=int(settings.get("latent_dim", 10)),
                 steps=10 ** 9, batch_size=int(hyperparameters["batch_size"]),
                 learning_rate=float(hyperparameters["learning_rate"]),
                 seed=explore_lib.member_seed(base_seed, member, k), data_seed=data_seed,
-                hyperparameters=method_hparams, checkpoint_every=10 ** 9, checkpoint_secs=10.0 ** 9,
-                log_every=int(static.get("log_every", 50)), image_every=0,
-                eval_batches=int(static.get("eval_batches", 10)), export=False,
-                precision=str(static.get("precision", "float32")))
+                hyperparameters=method_hyperparameters, checkpoint_every=10 ** 9, checkpoint_secs=10.0 ** 9,
+                log_every=int(settings.get("log_every", 50)), image_every=0,
+                eval_batches=int(settings.get("eval_batches", 10)), export=False,
+                precision=str(settings.get("precision", "float32")))
             trainer = Trainer(config, os.path.join(trial_dir, f"model_{k}"), dataset=dataset)
             trainer.restore_or_initialize()
             self.trainers.append(trainer)
@@ -270,7 +291,7 @@ class TrainerMember:
                 raise FloatingPointError(str(error)) from error
             losses = [float(entry.get("loss", math.nan)) for entry in logs]
             return {"train_loss": float(np.mean(losses))}
-        chunk = max(1, int(self.static.get("log_every", 50)))
+        chunk = max(1, int(self.settings.get("log_every", 50)))
         logs: List[Dict[str, float]] = []
         done = 0
         while done < steps:
@@ -300,7 +321,11 @@ class TrainerMember:
             trainer.restore(os.path.join(self.good_dir, f"model_{k}"), data=True)
 
     def encoders(self):
-        return [trainer_encoder(trainer) for trainer in self.trainers]
+        """``x -> (mean, logvar)`` of every model's current encoder in inference mode (the public
+        ``Trainer.model``; no export per generation); :func:`encode_factors` batches the calls."""
+        from tfdisent.evaluation.encoding import keras_encoder_function  # noqa: PLC0415
+
+        return [keras_encoder_function(trainer.model.encoder) for trainer in self.trainers]
 
     def save(self, directory: str) -> None:
         for k, trainer in enumerate(self.trainers):
@@ -312,23 +337,6 @@ class TrainerMember:
         return int(self.trainers[0].step)
 
 
-def trainer_encoder(trainer):
-    """``x -> (mean, logvar)`` of a trainer's current encoder, in inference mode, in batches.
-
-    Uses the public ``Trainer.model`` (a keras Model with an ``encoder``); no export per generation."""
-    encoder = trainer.model.encoder
-
-    def encode(observations: np.ndarray):
-        means, logvars = [], []
-        for start in range(0, len(observations), 512):
-            mean, logvar = encoder(np.asarray(observations[start:start + 512], np.float32), training=False)
-            means.append(np.asarray(mean, np.float64))
-            logvars.append(np.asarray(logvar, np.float64))
-        return np.concatenate(means), np.concatenate(logvars)
-
-    return encode
-
-
 class ToyMember:
     """A numpy stand-in with the member interface: weights ``w`` [K, 3] move towards a target at
     rate ``learning_rate`` per step (Adam-like ``m`` state), NaN when the rate exceeds 1; fitness
@@ -336,11 +344,11 @@ class ToyMember:
 
     TARGET = np.array([1.0, -2.0, 0.5])
 
-    def __init__(self, static: Mapping[str, object], member: int, trial_dir: str,
+    def __init__(self, settings: Mapping[str, object], member: int, trial_dir: str,
                  hyperparameters: Mapping[str, float]):
-        self.static = dict(static)
-        rng = np.random.RandomState(explore_lib.member_seed(int(static.get("seed", 0)), member))
-        self.w = rng.normal(size=(int(static.get("models_per_member", 1)), 3))
+        self.settings = dict(settings)
+        rng = np.random.RandomState(explore_lib.member_seed(int(settings.get("seed", 0)), member))
+        self.w = rng.normal(size=(int(settings.get("models_per_member", 1)), 3))
         self.m = np.zeros_like(self.w)
         self.step = 0
         self.hyperparameters = dict(hyperparameters)
@@ -356,7 +364,7 @@ class ToyMember:
 
     def train_generation(self, steps: int) -> Dict[str, float]:
         rate = float(self.hyperparameters["learning_rate"])
-        time.sleep(float(self.static.get("toy_delay", 0.0)))  # lets tests kill a driver mid-run
+        time.sleep(float(self.settings.get("toy_delay", 0.0)))  # lets tests kill a driver mid-run
         for _ in range(steps):
             gradient = self.w - self.TARGET
             self.m = 0.5 * self.m + gradient
@@ -369,9 +377,9 @@ class ToyMember:
     def recover(self) -> None:
         self.w, self.m, self.step = (self.good[0].copy(), self.good[1].copy(), self.good[2])
 
-    def toy_fitness(self) -> Tuple[float, str, dict]:
+    def toy_fitness(self) -> MemberFitness:
         scores = np.exp(-np.abs(self.w - self.TARGET).sum(axis=1))
-        return float(scores.max()), "", {"best_model": int(np.argmax(scores))}
+        return MemberFitness(float(scores.max()), "", {"best_model": int(np.argmax(scores))})
 
     def save(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
@@ -382,10 +390,10 @@ class ToyMember:
 BACKENDS = {"trainer": TrainerMember, "toy": ToyMember}
 
 
-def member_fitness(backend, static: Mapping[str, object]) -> Tuple[float, str, dict]:
+def member_fitness(backend, settings: Mapping[str, object]) -> MemberFitness:
     if isinstance(backend, ToyMember):
         return backend.toy_fitness()
-    return compute_fitness(static, backend.encoders())
+    return compute_fitness(settings, backend.encoders())
 
 
 def searched_values(values: Mapping[str, object]) -> Dict[str, float]:
@@ -420,16 +428,16 @@ class Member:
     ``work_dir`` is scratch (the Trainers' run directories and last-good state); the generation
     checkpoints are written where the driver says (tfdisent's records, not Ray's storage)."""
 
-    def __init__(self, static: Mapping[str, object], member: int, work_dir: str,
+    def __init__(self, settings: Mapping[str, object], member: int, work_dir: str,
                  hyperparameters: Mapping[str, float], checkpoint: Optional[str] = None):
-        self.static = dict(static)
+        self.settings = dict(settings)
         self.member = int(member)
-        if str(self.static.get("backend", "trainer")) == "trainer":
-            configure_tensorflow(float(self.static.get("cpus_per_member", 1.0)))
-        import_static_plugins(self.static)
+        if str(self.settings.get("backend", "trainer")) == "trainer":
+            configure_tensorflow(float(self.settings.get("cpus_per_member", 1.0)))
+        import_plugins_of(self.settings)
         shutil.rmtree(work_dir, ignore_errors=True)      # scratch of an earlier attempt
         self.hyperparameters = searched_values(hyperparameters)
-        self.backend = BACKENDS[str(self.static.get("backend", "trainer"))](self.static, self.member, work_dir,
+        self.backend = BACKENDS[str(self.settings.get("backend", "trainer"))](self.settings, self.member, work_dir,
                                                                           self.hyperparameters)
         if checkpoint:                                    # resume: its own state, data stream included
             self.backend.restore(checkpoint, own=True)
@@ -451,7 +459,7 @@ class Member:
         back to its last good state and scores NaN (the driver's truncation selection then
         replaces it: the paper resets NaN members from good ones instead of failing)."""
         hyperparameters = self.hyperparameters
-        steps = max(1, int(self.static["generation_samples"]) // int(hyperparameters["batch_size"]))
+        steps = max(1, int(self.settings["generation_samples"]) // int(hyperparameters["batch_size"]))
         start = time.time()
         nan = False
         try:
@@ -463,13 +471,14 @@ class Member:
             logs = {"train_loss": math.nan}
         trained = time.time() - start
         if nan:
-            score, error, details = math.nan, "non-finite training loss", {"best_model": 0}
+            fitness = MemberFitness(math.nan, "non-finite training loss", {"best_model": 0})
         else:
-            score, error, details = member_fitness(self.backend, self.static)
+            fitness = member_fitness(self.backend, self.settings)
+        score, error, details = fitness.score, fitness.error, fitness.details
         meta = {"member": self.member, "generation": int(generation), "score": score,
                 "hyperparameters": hyperparameters, "copied_from": copied_from, "nan": nan,
-                "method": self.static.get("method", "beta_tcvae"),
-                "models_per_member": int(self.static.get("models_per_member", 1)), **details}
+                "method": self.settings.get("method", "beta_tcvae"),
+                "models_per_member": int(self.settings.get("models_per_member", 1)), **details}
         save_checkpoint(self.backend, checkpoint, meta)
         if error:
             print(f"pbt member {self.member} generation {generation}: fitness scored 0: {error}", flush=True)

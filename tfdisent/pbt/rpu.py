@@ -115,7 +115,7 @@ def label_stage(stage_dir: str, indices: np.ndarray, settings: RPUSettings, seed
         indices = indices[keep]
     encoder = load_gaussian_encoder(os.path.join(stage_dir, "best"), base.observation_shape)
     factors = indices_to_factors(indices, base.factor_sizes)
-    mean, logvar = member_lib.encode_all(encoder.encode, base, factors, seed + 1)
+    mean, logvar = member_lib.encode_factors(encoder.encode, base, factors, seed + 1)
     from tfdisent.metrics.udr import gaussian_kl_per_dimension  # noqa: PLC0415
 
     kl = gaussian_kl_per_dimension(mean, logvar)

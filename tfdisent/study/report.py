@@ -435,7 +435,3 @@ def _write_index(report_dir: str, lines: Sequence[str]) -> str:
     path = os.path.join(report_dir, "index.md")
     write_text_atomic(path, "\n".join(lines).rstrip() + "\n")
     return path
-
-
-def columns_summary(table: pd.DataFrame) -> Dict[str, List[str]]:
-    return {"metrics": metric_columns(table)}

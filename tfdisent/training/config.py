@@ -27,6 +27,18 @@ class RunConfigError(ValueError):
     """The run directory holds an incompatible run, or a setting is invalid."""
 
 
+def legacy_precision(mixed_precision: Optional[bool], precision: Optional[str]) -> Optional[str]:
+    """The precision meant by the deprecated boolean ``mixed_precision`` (True: ``mixed_float16``) given
+    alongside ``precision`` (None: not given); ``precision`` itself when the boolean is off. The one home of
+    this rule (``TrainConfig`` and tfdisent-train's flags). Raises :class:`RunConfigError` on a contradiction."""
+    if not mixed_precision:
+        return precision
+    if precision not in (None, "mixed_float16"):
+        raise RunConfigError(f"--mixed_precision (deprecated: mixed_float16) contradicts --precision={precision}; "
+                             f"give --precision only")
+    return "mixed_float16"
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Every setting of a training run (one field per ``tfdisent-train`` flag)."""
@@ -75,11 +87,9 @@ class TrainConfig:
     heldout_seed: int = 0
 
     def __post_init__(self, mixed_precision: Optional[bool]) -> None:
-        if mixed_precision:
-            if self.precision not in ("float32", "mixed_float16"):
-                raise RunConfigError(f"--mixed_precision (deprecated: mixed_float16) contradicts "
-                                     f"--precision={self.precision}; give --precision only")
-            self.precision = "mixed_float16"
+        # The default float32 cannot be told from an explicit one here; tfdisent-train, which can, passes None.
+        given = None if self.precision == "float32" else self.precision
+        self.precision = legacy_precision(mixed_precision, given) or self.precision
 
     def validate(self) -> None:
         positive = {"latent_dim": self.latent_dim, "steps": self.steps, "batch_size": self.batch_size,
