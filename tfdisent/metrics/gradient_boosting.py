@@ -54,7 +54,10 @@ Not supported (DCI needs none of them): sample weights, subsampling, missing val
 
 from __future__ import annotations
 
-import numba
+from tfdisent.training.resources import shared_numba_cache
+
+shared_numba_cache()  # before numba is imported: it reads NUMBA_CACHE_DIR then (issue 18)
+import numba  # noqa: E402
 import numpy as np
 import scipy.special
 
