@@ -235,7 +235,7 @@ def _evaluation_task(payload: Dict[str, Any], model_num: int, train_wall_seconds
     model = payload["models"][model_num]
     return trial.evaluate_model(payload["output_dir"], model, payload["evaluation"], payload["study_info"],
                                 data_dir=payload["data_dirs"].get(model["dataset"]), cpus=payload["eval_cpus"],
-                                train_wall_seconds=train_wall_seconds)
+                                train_wall_seconds=train_wall_seconds, alone=True)
 
 
 # --- the run --------------------------------------------------------------------------------------

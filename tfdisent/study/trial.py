@@ -398,14 +398,14 @@ def train_model(output_dir: str, model: Dict[str, Any], study_info: Dict[str, st
 
 def evaluate_model(output_dir: str, model: Dict[str, Any], evaluation: Dict[str, Any],
                    study_info: Dict[str, str], data_dir: Optional[str] = None, cpus: float = 1.0,
-                   train_wall_seconds: float = 0.0) -> dict:
+                   train_wall_seconds: float = 0.0, alone: bool = False) -> dict:
     """The evaluation half of a trained model: every metric on every representation of its export
     (reports already on disk are kept), its TensorBoard HParams, and its final record; returns it.
 
-    Needs CPUs only (TensorFlow is told so: a GPU of the node stays free for training). A model that
-    already has a final record is returned as is; an export that cannot be scored (e.g. it encodes
+    Needs CPUs only; ``alone`` (its own process, a Ray task) hides the node's GPUs from TensorFlow so a
+    GPU stays wholly the training's. A model that already has a final record is returned as is; an export that cannot be scored (e.g. it encodes
     NaN) is recorded as ``failed``."""
-    configure_tensorflow(cpus, 0.0)
+    configure_tensorflow(cpus, 0.0, use_gpus=not alone)
     started = time.time()
     model_num = int(model["model_num"])
     existing = _final(output_dir, model_num, study_info)
