@@ -78,25 +78,6 @@ def quiet_ray_logging() -> None:
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
 
 
-NUMBA_CACHE_SUBDIR = "numba"
-
-
-def shared_numba_cache() -> str:
-    """Sets ``NUMBA_CACHE_DIR`` (unless the user has) to ``<tfdisent cache>/numba`` and returns it.
-
-    The ``cache=True`` kernels (DCI's exact gradient boosting) are otherwise cached in ``__pycache__``
-    beside the installed sources, which a site-packages install may not let a worker write, and then
-    every fresh trial or worker process compiles them again (seconds per process). The tfdisent cache
-    is ``$TFDISENT_CACHE_DIR``, else ``~/.cache/tfdisent`` (:func:`tfdisent.data.dsprites.resolve_cache_dir`).
-    numba reads the variable when it is imported: call this before (the gradient boosting module does;
-    :func:`init_ray` passes it to every Ray worker)."""
-    from tfdisent.data.dsprites import resolve_cache_dir  # noqa: PLC0415 (no TensorFlow import)
-
-    if not os.environ.get("NUMBA_CACHE_DIR"):
-        os.environ["NUMBA_CACHE_DIR"] = os.path.join(resolve_cache_dir(), NUMBA_CACHE_SUBDIR)
-    return os.environ["NUMBA_CACHE_DIR"]
-
-
 def current_node() -> Optional[str]:
     """The Ray node id this process runs on (``ray.get_runtime_context().get_node_id()``), or None
     outside Ray; studies record it per model, so a run's spread over a cluster is visible."""
@@ -119,8 +100,7 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     (the caller shuts it down), False when Ray was already initialised in this process. Any failure is a
     one-line :class:`RayAddressError`.
 
-    Every worker gets this checkout's ``tfdisent`` on its ``PYTHONPATH``, the shared numba cache
-    (:func:`shared_numba_cache`), TensorFlow's log level, its
+    Every worker gets this checkout's ``tfdisent`` on its ``PYTHONPATH``, TensorFlow's log level, its
     working directory left alone (trials write to absolute paths, not into Ray's trial folders) and,
     locally, normal priority: Ray starts local workers at nice 15 (its ``worker_niceness`` default), so on
     a machine doing anything else the trials, the actual work, would starve. Unless ``verbose``, Ray's
@@ -136,10 +116,6 @@ def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
            "RAY_CHDIR_TO_TRIAL_DIR": "0", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
            **(env_vars or {})}
-    if not address or address == "local":
-        # Our own Ray: its workers share this process's numba cache. On a cluster every worker resolves
-        # its own node's (the gradient boosting module calls shared_numba_cache before importing numba).
-        env.setdefault("NUMBA_CACHE_DIR", shared_numba_cache())
     if not verbose:
         quiet_ray_logging()
     kwargs = dict(runtime_env={"env_vars": env}, log_to_driver=verbose, configure_logging=False)
