@@ -1,6 +1,7 @@
 """What Ray Tune costs a study, and how its throughput scales from 1 to 2 concurrent trials.
 
     python benchmarks/study_overhead.py [--steps=200] [--trials=6] [--reports=50] [--skip_ray] [--skip_scaling]
+                                        [--placement] [--placement_models=4] [--placement_steps=300]
 
 Part 1 (Ray overhead, local Ray with 2 CPUs): wall time per trial of ``--trials`` trivial trials (trial
 start + one report + teardown, run 2 at a time), per ``tune.report`` without and with a checkpoint of
@@ -13,6 +14,13 @@ one 1-thread trainer alone, one 2-thread trainer alone, then two 1-thread traine
 images per second after a warm-up interval. The ratio "two 1-thread / one 2-thread" is what
 ``--cpus_per_trial=1`` vs ``2`` buys a study on this machine. Absolute numbers depend on the load
 of the (shared) machine: compare the ratios.
+
+Part 3 (``--placement``, issue 18): study throughput with two concurrent trials (local Ray, 2 CPUs,
+1 CPU per trial) when each model is scored inside its trial (``evaluation_placement="trial"``, the
+old path) and when the trial only trains and exports and a CPU-only Ray task scores it
+(``"task"``): the same ``--placement_models`` models of ``--placement_steps`` steps with MIG and DCI,
+both placements in one run, alternated (trial, task, trial, task with ``--placement_rounds=2``) so that
+a change of the machine's load hits both.
 """
 
 from __future__ import annotations
@@ -123,6 +131,53 @@ def ray_overhead(trials: int, reports: int) -> dict:
             "seconds_per_report": per_report, "seconds_per_report_with_8.5MB_checkpoint": per_checkpoint}
 
 
+def _placement_study(directory: str, models: int, steps: int):
+    from tfdisent.study import spec
+
+    raw = json.load(open(os.path.join(ROOT, "flags", "studies", "cpu_small.json")))
+    raw.update(name="placement_bench", seeds=list(range(max(1, models // 2))))
+    raw["train"].update(steps=steps, log_every=50, checkpoint_every=max(50, steps // 2), eval_batches=2)
+    raw["configs"] = [{"method": "beta_vae", "grid": {"beta": [1, 4]}}]
+    raw["evaluation"] = {"metrics": ["mig", "dci"], "representations": ["mean"], "seed": 0,
+                         "settings": {"mig": {"num_train": 2000}, "dci": {"num_train": 2000, "num_test": 1000}}}
+    path = os.path.join(directory, "placement_bench.json")
+    with open(path, "w") as stream:
+        json.dump(raw, stream)
+    study = spec.load_study(path)
+    return study, spec.select_models(study)[:models]
+
+
+def placement(models: int, steps: int, rounds: int) -> dict:
+    """Study wall time per model, evaluation in the trial vs in its own CPU-only task (part 3)."""
+    import ray
+
+    from tfdisent.study import runner
+    from tfdisent.training.resources import init_ray
+
+    init_ray(num_cpus=2)
+    seconds = {"trial": [], "task": []}
+    try:
+        for _ in range(rounds):
+            for where in ("trial", "task"):
+                directory = tempfile.mkdtemp(prefix=f"study_bench_{where}_")
+                study, selected = _placement_study(directory, models, steps)
+                start = time.perf_counter()
+                summary = runner.run_study(study, selected, os.path.join(directory, "out"),
+                                           evaluation_placement=where, progress=lambda line: None)
+                elapsed = time.perf_counter() - start
+                if len(summary["done"]) != len(selected):
+                    raise RuntimeError(f"placement {where}: {summary}")
+                seconds[where].append(elapsed)
+                print(f"  evaluation in the {where:5s}: {len(selected)} models in {elapsed:6.1f} s "
+                      f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+    finally:
+        ray.shutdown()
+    trial, task = sum(seconds["trial"]), sum(seconds["task"])
+    return {"models": models, "steps": steps, "rounds": rounds, "seconds": seconds,
+            "models_per_hour_trial": 3600 * models * rounds / trial,
+            "models_per_hour_task": 3600 * models * rounds / task, "speedup_task_vs_trial": trial / task}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="timed training steps per trainer")
@@ -132,6 +187,10 @@ def main() -> None:
     parser.add_argument("--model_steps", type=int, default=2000, help="model length the overhead is compared to")
     parser.add_argument("--skip_ray", action="store_true")
     parser.add_argument("--skip_scaling", action="store_true")
+    parser.add_argument("--placement", action="store_true", help="part 3: evaluation in the trial vs a task")
+    parser.add_argument("--placement_models", type=int, default=4)
+    parser.add_argument("--placement_steps", type=int, default=300)
+    parser.add_argument("--placement_rounds", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start (shared machine)")
     result = {}
@@ -155,6 +214,12 @@ def main() -> None:
             overhead = ray["seconds_per_trivial_trial_2_concurrent"] + 20 * ray["seconds_per_report"]
             print(f"  vs training a {args.model_steps}-step model on 1 thread ({train_seconds:.0f} s): trial start + "
                   f"20 reports = {overhead:.1f} s = {100 * overhead / train_seconds:.1f} % of it")
+    if args.placement:
+        print(f"study throughput, 2 concurrent trials ({args.placement_models} beta-VAE models of "
+              f"{args.placement_steps} steps, MIG + DCI on the mean):", flush=True)
+        result["placement"] = place = placement(args.placement_models, args.placement_steps, args.placement_rounds)
+        print(f"  {place['models_per_hour_trial']:.1f} models/h with the evaluation in the trial, "
+              f"{place['models_per_hour_task']:.1f} with it in a task: {place['speedup_task_vs_trial']:.2f}x")
     print(json.dumps(result))
 
 

@@ -395,7 +395,7 @@ def test_study_with_plugin_method_and_metric_on_ray(ray_session, example_on_path
     assert summary == {"done": [0, 1], "failed": {}, "missing": []}
     for model_num, method in ((0, "cyclical_beta_vae"), (1, "beta_vae")):
         record = trial.read_record(out, model_num)
-        assert record["status"] == "done" and record["thread"] == "worker" and record["spec"]["method"] == method
+        assert record["status"] == "done" and record["train_node"] and record["evaluation_node"] and record["spec"]["method"] == method
         scores = json.load(open(os.path.join(trial.model_dir(out, model_num), "results", "evaluation_mean.json")))
         assert len(scores["metrics"]["linear_probe_r2"]["r2_per_factor"]) == 3
 

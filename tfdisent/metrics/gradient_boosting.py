@@ -54,7 +54,30 @@ Not supported (DCI needs none of them): sample weights, subsampling, missing val
 
 from __future__ import annotations
 
-import numba
+import os
+
+from tfdisent.data.dsprites import resolve_cache_dir
+
+NUMBA_CACHE_SUBDIR = "numba"
+
+
+def shared_numba_cache() -> str:
+    """Sets ``NUMBA_CACHE_DIR`` (unless the user has) to ``<tfdisent cache>/numba`` and returns it.
+
+    The ``cache=True`` kernels below are otherwise cached in ``__pycache__`` beside the installed
+    sources, which a site-packages install may not let a worker write: then every fresh trial, Ray
+    task or evaluation process compiles them again (seconds each; ``benchmarks/dci_speed.py
+    --first_call``). The tfdisent cache is ``$TFDISENT_CACHE_DIR``, else ``~/.cache/tfdisent``
+    (:func:`tfdisent.data.dsprites.resolve_cache_dir`). numba reads the variable when it is imported,
+    so this runs at this module's import, before ``import numba``, in every process that scores DCI
+    (a driver, each Ray worker, each joblib worker) and on every node of a cluster (its own cache)."""
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        os.environ["NUMBA_CACHE_DIR"] = os.path.join(resolve_cache_dir(), NUMBA_CACHE_SUBDIR)
+    return os.environ["NUMBA_CACHE_DIR"]
+
+
+shared_numba_cache()  # before numba is imported (issue 18)
+import numba  # noqa: E402
 import numpy as np
 import scipy.special
 

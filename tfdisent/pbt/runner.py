@@ -48,6 +48,12 @@ from tfdisent.files import write_json_atomic
 MAX_GENERATION_SAMPLES = 10 ** 9
 
 
+class MemberLostError(PBTConfigError):
+    """Member actors died more often than :attr:`Population.max_restarts` in one run (one line). A
+    PBTConfigError so that ``tfdisent-pbt`` reports it as one line and exits non-zero, as every other
+    reason a run cannot go on."""
+
+
 @dataclasses.dataclass
 class PBTSettings:
     """Every setting of one PBT run (one field per ``tfdisent-pbt`` flag)."""
@@ -302,7 +308,13 @@ class Population:
 
     Members need memory for the whole run but CPUs only while they train: actors reserve no CPU
     (``num_cpus=0``, spread over the nodes) and the driver trains at most
-    ``cluster CPUs // cpus_per_member`` members at once."""
+    ``cluster CPUs // cpus_per_member`` members at once.
+
+    A member whose actor dies (its node was lost, its process killed: Ray's ``RayActorError``) is
+    rebuilt on a live node from its own checkpoint in ``DIR/members/`` and trains the generation again;
+    the population stays whole. ``max_restarts`` bounds that per run."""
+
+    max_restarts = 3
 
     def __init__(self, settings: PBTSettings, output_dir: str, progress: Optional[Callable[[str], None]]):
         self.settings = settings
@@ -317,7 +329,8 @@ class Population:
     def run(self) -> None:
         import ray  # noqa: PLC0415
 
-        actor_class = ray.remote(member_lib.Member)
+        self.actor_class = ray.remote(member_lib.Member)
+        self.restarts = 0
         rows = records.read_population(self.path)
         generation = max((r["generation"] for r in rows), default=0)
         if generation:
@@ -331,20 +344,22 @@ class Population:
             current = dict(enumerate(self.settings.initial_population()))
             plan = {m: (hp, None) for m, hp in current.items()}
             resume = {}
-        options = {"num_cpus": 0, "scheduling_strategy": "SPREAD", "max_restarts": 0}
-        actors = {m: actor_class.options(**options).remote(self.static, m, self.work_dir(m), current[m], resume.get(m))
-                  for m in sorted(plan)}
+        actors = {m: self.new_actor(m, current[m], resume.get(m)) for m in sorted(plan)}
         slots = max(1, int(ray.cluster_resources().get("CPU", 1) // self.settings.cpus_per_member))
         try:
             while True:
-                calls = []
+                calls = {}
                 for m, (hyperparameters, donor) in sorted(plan.items()):
                     if donor is not None:    # actor calls run in order: the exploit precedes the training
-                        calls.append(actors[m].exploit.remote(
-                            records.checkpoint_dir(self.output_dir, donor, generation), hyperparameters))
+                        calls[m] = actors[m].exploit.remote(
+                            records.checkpoint_dir(self.output_dir, donor, generation), hyperparameters)
                     elif hyperparameters != current.get(m):
-                        calls.append(actors[m].set_hyperparameters.remote(hyperparameters))
-                ray.get(calls)
+                        calls[m] = actors[m].set_hyperparameters.remote(hyperparameters)
+                for m, call in calls.items():
+                    try:
+                        ray.get(call)
+                    except ray.exceptions.RayActorError as error:   # its node died: rebuilt with the plan applied
+                        actors[m] = self.recreate(m, plan[m], generation, error)
                 current = {m: hp for m, (hp, _) in plan.items()}
                 generation += 1
                 results = self.train_generation(actors, plan, generation, slots)
@@ -361,8 +376,42 @@ class Population:
             for actor in actors.values():
                 ray.kill(actor)
 
+    def new_actor(self, member: int, hyperparameters: Mapping[str, float], checkpoint: Optional[str]):
+        """A member's actor: no CPU reserved (the driver bounds how many train at once), spread over the
+        nodes, not restarted by Ray (a restarted actor would lose its state: :meth:`recreate` rebuilds
+        it from tfdisent's own checkpoint instead)."""
+        options = {"num_cpus": 0, "scheduling_strategy": "SPREAD", "max_restarts": 0}
+        return self.actor_class.options(**options).remote(self.static, member, self.work_dir(member),
+                                                          hyperparameters, checkpoint)
+
+    def recreate(self, member: int, planned: Tuple[Mapping[str, float], Optional[int]], generation: int,
+                 error: Exception):
+        """A new actor for ``member`` whose actor died (e.g. with its node), in the state the plan for
+        generation ``generation + 1`` asks: its own checkpoint of ``generation`` (none before the first)
+        with the planned hyperparameters, then the donor's checkpoint if it copies one. Ray places it on a
+        live node. At most :attr:`max_restarts` recreations per run; then :class:`MemberLostError`."""
+        self.restarts += 1
+        if self.restarts > self.max_restarts:
+            raise MemberLostError(f"member {member}'s actor died in generation {generation + 1} and "
+                                  f"{self.max_restarts} member actors were already recreated in this run "
+                                  f"({type(error).__name__}); rerun the same command to resume from "
+                                  f"generation {generation}") from None
+        hyperparameters, donor = planned
+        own = records.checkpoint_dir(self.output_dir, member, generation) if generation else None
+        if own is not None and not os.path.isdir(own):
+            own = None
+        if self.progress is not None:
+            self.progress(f"[pbt] member {member}'s actor died ({type(error).__name__}); recreating it "
+                          f"from {'its generation ' + str(generation) + ' checkpoint' if own else 'its initial state'}"
+                          f" ({self.restarts}/{self.max_restarts})")
+        actor = self.new_actor(member, hyperparameters, own)
+        if donor is not None:
+            actor.exploit.remote(records.checkpoint_dir(self.output_dir, donor, generation), hyperparameters)
+        return actor
+
     def train_generation(self, actors, plan, generation: int, slots: int) -> List[dict]:
-        """Every live member's generation, at most ``slots`` at a time; a progress line per member."""
+        """Every live member's generation, at most ``slots`` at a time; a progress line per member. A
+        member whose actor dies is recreated (:meth:`recreate`) and trains the generation again."""
         import ray  # noqa: PLC0415
 
         waiting = sorted(plan)
@@ -374,8 +423,13 @@ class Population:
                 running[actors[m].run_generation.remote(
                     generation, plan[m][1], records.checkpoint_dir(self.output_dir, m, generation))] = m
             done, _ = ray.wait(list(running), num_returns=1)
-            running.pop(done[0])
-            result = ray.get(done[0])
+            m = running.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayActorError as error:
+                actors[m] = self.recreate(m, plan[m], generation - 1, error)
+                waiting.insert(0, m)
+                continue
             results.append(result)
             if self.progress is not None:
                 self.progress(progress_line(records.row_from_result(result), self.settings.generations))

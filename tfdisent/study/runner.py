@@ -3,6 +3,10 @@
 * Engine: ``tune.Tuner`` over ``tune.grid_search`` of model numbers with the function trainable
   :func:`_trainable` wrapped in ``tune.with_resources({"cpu": c, "gpu": g})``; no home-made pools or
   queues. Each trial sizes TensorFlow's thread pools to its CPU share (:func:`tfdisent.training.resources.configure_tensorflow`).
+* Evaluation off the training slot (issue 18): a trial trains and exports, then ends, freeing its
+  resources (a GPU) for the next trial; the driver's Tune callback submits the model's scoring as a
+  Ray task with CPUs only (:class:`Evaluations`, ``ray.remote(...).options(num_cpus, num_gpus=0)``)
+  and collects it while Tune goes on (``evaluation_placement="trial"`` keeps the old in-trial path).
 * Faults: ``FailureConfig(max_failures)`` retries a crashed trial, which resumes from its run
   directory's checkpoint (the run directory under ``--output_dir`` *is* the checkpoint, so nothing is
   copied into Ray's storage). A killed driver: rerunning the same command skips every model whose
@@ -23,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from tfdisent.files import write_json_atomic
 from tfdisent.registry import plugin_paths
 from tfdisent.study import trial
+from tfdisent.study import trial as study_trial  # the callbacks' ``trial`` argument is Tune's Trial
 from tfdisent.study.spec import ModelSpec, Study, StudyError
 from tfdisent.training.precision import PrecisionError, check_precision
 from tfdisent.training.resources import RayAddressError, init_ray, tune_verbosity
@@ -31,6 +36,7 @@ STUDY_FILE = "study.json"
 RAY_DIR = "ray_results"
 
 Progress = Callable[[str], None]
+EVALUATION_PLACEMENTS = ("task", "trial")
 
 
 # --- the output directory -------------------------------------------------------------------------
@@ -75,18 +81,64 @@ def connect_ray(address: Optional[str], verbose: bool = False) -> bool:
         raise StudyError(str(error)) from None
 
 
+class Evaluations:
+    """Scores trained models as Ray tasks with CPUs only, while the Tune trials train the next models.
+
+    The driver submits one task per model when its trial has exported (:meth:`submit`, from
+    :class:`ProgressCallback`) and collects them as they finish (:meth:`poll`) or at the end of a
+    phase (``poll(None)``). A task that Ray could not run after ``max_retries`` (its worker or node
+    died) becomes the model's failure record; a rerun of the study evaluates what is missing."""
+
+    def __init__(self, payload: Dict[str, Any], cpus: float, max_retries: int):
+        import ray
+
+        self.payload = payload
+        self.payload_ref = ray.put(payload)   # one copy in the object store, not one per task
+        self.remote = ray.remote(_evaluation_task).options(num_cpus=cpus, num_gpus=0, max_retries=max_retries)
+        self.pending: Dict[Any, int] = {}
+
+    def submit(self, model_num: int, train_wall_seconds: float) -> None:
+        self.pending[self.remote.remote(self.payload_ref, model_num, train_wall_seconds)] = model_num
+
+    def poll(self, timeout: Optional[float] = 0) -> List[tuple]:
+        """``[(model_num, record or None, error or None)]`` of the tasks finished within ``timeout``
+        seconds (None: wait for all)."""
+        import ray
+
+        if not self.pending:
+            return []
+        refs = list(self.pending)
+        done, _ = ray.wait(refs, num_returns=len(refs) if timeout is None else 1, timeout=timeout)
+        if timeout is not None and done:  # everything else already finished too
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        finished = []
+        for ref in done:
+            model_num = self.pending.pop(ref)
+            try:
+                finished.append((model_num, ray.get(ref), None))
+            except Exception as error:  # noqa: BLE001 - RayTaskError, WorkerCrashedError, ...: a record
+                text = str(error).strip().splitlines()
+                reason = "evaluation errored: " + (text[-1] if text else type(error).__name__)
+                record = trial.write_failure(self.payload["output_dir"], self.payload["models"][model_num],
+                                             self.payload["study_info"], reason)
+                finished.append((model_num, record, reason))
+        return finished
+
+
 class ProgressCallback:
-    """Prints models done / running / failed and an ETA as trials report (a ``tune.Callback``)."""
+    """Prints models done / running / failed and an ETA as trials report (a ``tune.Callback``); with
+    ``evaluations`` it submits each trained model's evaluation task and counts a model when it is scored."""
 
     def __new__(cls, *args, **kwargs):
         from ray import tune
 
         class _Callback(tune.Callback):
             def __init__(self, total: int, already_done: int, output_dir: str, fingerprint: str,
-                         concurrency: int, progress: Progress):
+                         concurrency: int, progress: Progress, evaluations: Optional[Evaluations] = None):
                 self.total, self.done, self.failed = total, already_done, 0
                 self.output_dir, self.fingerprint = output_dir, fingerprint
                 self.concurrency, self.progress = max(1, concurrency), progress
+                self.evaluations = evaluations
                 self.running: Dict[str, int] = {}
                 self.start = time.time()
                 self.finished_here = 0
@@ -97,17 +149,12 @@ class ProgressCallback:
                 eta = "?"
                 if self.finished_here:
                     eta = _duration(elapsed / self.finished_here * remaining)
+                evaluating = f", {len(self.evaluations.pending)} evaluating" if self.evaluations else ""
                 self.progress(f"[study] {self.done + self.failed}/{self.total} models finished "
-                              f"({self.done} done, {self.failed} failed, {len(self.running)} running), "
+                              f"({self.done} done, {self.failed} failed, {len(self.running)} running{evaluating}), "
                               f"elapsed {_duration(elapsed)}, ETA {eta}: {message}")
 
-            def on_trial_start(self, iteration, trials, trial, **info):
-                self.running[trial.trial_id] = trial.config["model_num"]
-                self._line(f"model {trial.config['model_num']} started")
-
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                model_num = self.running.pop(trial.trial_id, trial.config["model_num"])
-                record = trial_record(self.output_dir, model_num, self.fingerprint)
+            def _finished(self, model_num: int, record: Optional[dict]) -> None:
                 status = record.get("status", "?") if record else "no record"
                 if status == "done":
                     self.done += 1
@@ -116,6 +163,31 @@ class ProgressCallback:
                 self.finished_here += 1
                 reason = f" ({record.get('reason')})" if record and record.get("reason") else ""
                 self._line(f"model {model_num} {status}{reason}")
+
+            def on_trial_start(self, iteration, trials, trial, **info):
+                self.running[trial.trial_id] = trial.config["model_num"]
+                self._line(f"model {trial.config['model_num']} started")
+
+            def on_step_begin(self, iteration, trials, **info):
+                self.collect(0)
+
+            def collect(self, timeout: Optional[float]) -> None:
+                """Counts the evaluations finished within ``timeout`` seconds (None: all of them)."""
+                if self.evaluations is not None:
+                    for model_num, record, _ in self.evaluations.poll(timeout):
+                        self._finished(model_num, record)
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                model_num = self.running.pop(trial.trial_id, trial.config["model_num"])
+                record = trial_record(self.output_dir, model_num, self.fingerprint)
+                if record is None and self.evaluations is not None:
+                    model = self.evaluations.payload["models"][model_num]
+                    if study_trial.is_trained(self.output_dir, model):
+                        wall = float((trial.last_result or {}).get("train_seconds", 0.0) or 0.0)
+                        self.evaluations.submit(model_num, wall)
+                        self._line(f"model {model_num} trained, evaluating")
+                        return
+                self._finished(model_num, record)
 
             def on_trial_error(self, iteration, trials, trial, **info):
                 model_num = self.running.pop(trial.trial_id, trial.config["model_num"])
@@ -137,7 +209,8 @@ def _duration(seconds: float) -> str:
 
 
 def _trainable(config: Dict[str, Any], payload: Dict[str, Any]) -> None:
-    """The Ray Tune function trainable: one model (``config["model_num"]``)."""
+    """The Ray Tune function trainable: one model (``config["model_num"]``); with the evaluation
+    placed in a task, it trains and exports only."""
     from ray import tune
 
     from tfdisent.registry import import_plugins
@@ -145,9 +218,24 @@ def _trainable(config: Dict[str, Any], payload: Dict[str, Any]) -> None:
     # Before anything is built: the study's plugin methods, metrics and datasets, in this worker too.
     import_plugins(payload.get("plugins") or [], payload.get("plugin_paths") or [])
     model = payload["models"][config["model_num"]]
-    trial.run_model(payload["output_dir"], model, payload["evaluation"], payload["study_info"],
-                    data_dir=payload["data_dirs"].get(model["dataset"]), cpus=payload["cpus"],
-                    gpus=payload["gpus"], report=tune.report)
+    data_dir = payload["data_dirs"].get(model["dataset"])
+    if payload["evaluation_placement"] == "trial":
+        trial.run_model(payload["output_dir"], model, payload["evaluation"], payload["study_info"],
+                        data_dir=data_dir, cpus=payload["cpus"], gpus=payload["gpus"], report=tune.report)
+        return
+    trial.train_model(payload["output_dir"], model, payload["study_info"], data_dir=data_dir,
+                      cpus=payload["cpus"], gpus=payload["gpus"], report=tune.report)
+
+
+def _evaluation_task(payload: Dict[str, Any], model_num: int, train_wall_seconds: float) -> dict:
+    """The Ray task that scores one trained model (CPU only): :func:`tfdisent.study.trial.evaluate_model`."""
+    from tfdisent.registry import import_plugins
+
+    import_plugins(payload.get("plugins") or [], payload.get("plugin_paths") or [])
+    model = payload["models"][model_num]
+    return trial.evaluate_model(payload["output_dir"], model, payload["evaluation"], payload["study_info"],
+                                data_dir=payload["data_dirs"].get(model["dataset"]), cpus=payload["eval_cpus"],
+                                train_wall_seconds=train_wall_seconds, alone=True)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -161,14 +249,25 @@ def _phases(models: Sequence[ModelSpec]) -> List[List[ModelSpec]]:
 def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_address: Optional[str] = None,
               cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, max_failures: int = 2,
               data_dir: Optional[str] = None, progress: Progress = print,
-              ray_verbose: bool = False) -> Dict[str, Any]:
+              ray_verbose: bool = False, evaluation_placement: str = "task",
+              eval_cpus: Optional[float] = None) -> Dict[str, Any]:
     """Trains, exports and scores ``models`` (a selection of ``study``) under ``output_dir``.
+
+    ``evaluation_placement="task"`` (default): each Tune trial trains and exports with the training
+    resources (``cpus_per_trial``, ``gpus_per_trial``) and ends; the driver then scores the export in
+    a Ray task with ``eval_cpus`` CPUs (default ``cpus_per_trial``) and no GPU, so the trial's GPU
+    trains the next model meanwhile. ``"trial"``: train and score inside the trial (the old path,
+    kept for ``benchmarks/study_overhead.py``).
 
     Checks everything before writing: the output directory (another study there is an error) and
     the Ray connection. Returns ``{"done": [...], "failed": {model_num: reason}, "skipped": [...]}``.
     Ray's and Tune's own console output is off unless ``ray_verbose``: ``progress`` gets ours.
     """
     output_dir = os.path.abspath(output_dir)
+    if evaluation_placement not in EVALUATION_PLACEMENTS:
+        raise StudyError(f"evaluation placement must be one of {', '.join(EVALUATION_PLACEMENTS)}, "
+                         f"got {evaluation_placement!r}")
+    eval_cpus = cpus_per_trial if eval_cpus is None else float(eval_cpus)
     if ray_address in (None, "local") and not gpus_per_trial:
         try:  # the trials run on this machine: refuse bfloat16 it cannot run natively, before any trial
             for precision in sorted({m.train.get("precision", "float32") for m in models}):
@@ -207,11 +306,14 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                                       "settings": study.evaluation.settings, "seed": study.evaluation.seed},
                        "study_info": study_info, "data_dirs": data_dirs, "cpus": cpus_per_trial,
                        "gpus": gpus_per_trial, "plugins": list(study.plugins),
-                       "plugin_paths": plugin_paths(study.plugins)}
+                       "plugin_paths": plugin_paths(study.plugins), "eval_cpus": eval_cpus,
+                       "evaluation_placement": evaluation_placement}
             resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
             trainable = tune.with_resources(tune.with_parameters(_trainable, payload=payload), resources)
             concurrency = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_trial, 1e-9)))
-            callback = ProgressCallback(total, done_before, output_dir, fingerprint, concurrency, progress)
+            evaluations = Evaluations(payload, eval_cpus, max_failures) if evaluation_placement == "task" else None
+            callback = ProgressCallback(total, done_before, output_dir, fingerprint, concurrency, progress,
+                                        evaluations)
             tuner = tune.Tuner(
                 trainable,
                 param_space={"model_num": tune.grid_search([m.model_num for m in pending])},
@@ -223,6 +325,7 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                     verbose=tune_verbosity(ray_verbose), callbacks=[callback]))
             grid = tuner.fit()
+            callback.collect(None)    # the phase's last evaluations (a second phase warm-starts from them)
             for result in grid:
                 if result.error is not None:
                     model_num = int(result.config["model_num"])

@@ -31,10 +31,12 @@ class RayAddressError(ValueError):
     connect (one line)."""
 
 
-def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
+def configure_tensorflow(cpus: float, gpus: float = 0.0, use_gpus: bool = True) -> None:
     """Sizes TensorFlow's intra-op pool to ``cpus`` threads (inter-op to at most 2) and turns on GPU
-    memory growth. Later calls in the same process are no-ops; in a process whose TensorFlow is already
-    initialised (in-process tests) the pools stay as they are."""
+    memory growth; ``use_gpus=False`` hides the node's GPUs from TensorFlow (a CPU-only Ray task, e.g. a
+    study's evaluation, must not take memory on a GPU a trial trains on). Later calls in the same
+    process are no-ops; in a process whose TensorFlow is already initialised (in-process tests) the
+    pools stay as they are."""
     global _configured
     if _configured:
         return
@@ -47,6 +49,8 @@ def configure_tensorflow(cpus: float, gpus: float = 0.0) -> None:
     except RuntimeError:
         pass  # TF already initialised in this process: keep its pools
     try:
+        if not use_gpus:
+            tf.config.set_visible_devices([], "GPU")
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:
@@ -72,6 +76,20 @@ def quiet_ray_logging() -> None:
     authentication one); Tune's warnings (a trial that cannot be scheduled, ...) stay."""
     logging.getLogger("ray").setLevel(logging.ERROR)
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
+
+
+def current_node() -> Optional[str]:
+    """The Ray node id this process runs on (``ray.get_runtime_context().get_node_id()``), or None
+    outside Ray; studies record it per model, so a run's spread over a cluster is visible."""
+    import sys  # noqa: PLC0415
+
+    ray = sys.modules.get("ray")  # a process that never imported Ray is not on a Ray node
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - a record field must not fail a model
+        return None
 
 
 def init_ray(address: Optional[str] = None, num_cpus: Optional[int] = None,
