@@ -228,7 +228,7 @@ def test_study_and_pbt_refuse_bfloat16_on_a_simulated_cpu_without_it(tmp_path, m
     settings = PBTSettings(precision="mixed_bfloat16", population=4, output_dir=str(tmp_path / "pbt"))
     with pytest.raises(PBTConfigError, match="amx_bf16"):
         settings.validate()
-    assert PBTSettings(precision="mixed_bfloat16").static_config()["precision"] == "mixed_bfloat16"
+    assert PBTSettings(precision="mixed_bfloat16").member_settings()["precision"] == "mixed_bfloat16"
     with pytest.raises(PBTConfigError, match="--precision must be one of"):
         PBTSettings(precision="half", population=4).validate()
 

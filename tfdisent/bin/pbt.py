@@ -126,7 +126,7 @@ def main(argv):
         dataset = None
         if FLAGS.backend == "trainer":
             from tfdisent.pbt import member
-            dataset = member.load_data(settings.static_config())
+            dataset = member.load_data(settings.member_settings())
         if FLAGS.recursive:
             from tfdisent.pbt.rpu import RPUSettings, run_rpu
             rpu = RPUSettings(settings, leaf_runs=FLAGS.leaf_runs, max_depth=FLAGS.max_depth,

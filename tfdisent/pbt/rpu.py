@@ -109,7 +109,7 @@ def label_stage(stage_dir: str, indices: np.ndarray, settings: RPUSettings, seed
         os.makedirs(out, exist_ok=True)
         _json(done, stage)
         return stage
-    base = member_lib.load_data({**settings.pbt.static_config(), "subset_path": None})
+    base = member_lib.load_data({**settings.pbt.member_settings(), "subset_path": None})
     if settings.label_points is not None and settings.label_points < len(indices):
         keep = np.sort(member_lib.fixed_indices(settings.label_points, len(indices), seed))
         indices = indices[keep]
@@ -161,7 +161,7 @@ def run_rpu(settings: RPUSettings) -> dict:
     settings.validate()
     pbt = settings.pbt
     root = os.path.join(os.path.abspath(pbt.output_dir), "rpu")
-    base = member_lib.load_data({**pbt.static_config(), "subset_path": None})
+    base = member_lib.load_data({**pbt.member_settings(), "subset_path": None})
     if not base.factor_sizes:
         raise PBTConfigError(f"rPU-VAE needs a dataset with a finite grid to index subsets; {pbt.dataset!r} has none")
     grid = int(np.prod(base.factor_sizes, dtype=np.int64))

@@ -152,7 +152,7 @@ class PBTSettings:
             if fitness_lib.NEEDS_LABELS[self.fitness] and size and self.num_labels > size:
                 raise PBTConfigError(f"--num_labels={self.num_labels} exceeds the dataset's {size} examples")
 
-    def static_config(self) -> Dict[str, object]:
+    def member_settings(self) -> Dict[str, object]:
         """The part of every trial's config that PBT never changes."""
         return {"fitness": self.fitness, "method": self.method, "dataset": self.dataset, "data_dir": self.data_dir,
                 "seed": self.seed, "generation_samples": self.generation_samples, "num_labels": self.num_labels,
@@ -240,7 +240,7 @@ def export_best(settings: PBTSettings, checkpoint_dir: str, best_dir: str) -> Op
                          seed=explore_lib.member_seed(settings.seed, int(meta["member"]), model),
                          hyperparameters={strength: float(hyperparameters["beta"])}, image_every=0,
                          checkpoint_every=10 ** 9, export=True, precision=settings.precision)
-    trainer = Trainer(config, best_dir, dataset=member_lib.load_data(settings.static_config()))
+    trainer = Trainer(config, best_dir, dataset=member_lib.load_data(settings.member_settings()))
     trainer.restore_or_initialize()
     trainer.restore(os.path.join(checkpoint_dir, f"model_{model}"), data=False)
     trainer.save()
@@ -261,7 +261,7 @@ def run_pbt(settings: PBTSettings, progress: Optional[Callable[[str], None]] = p
 
     Rerunning the same command after the driver was killed resumes from the last generation the
     whole population completed (population.csv only ever holds complete generations)."""
-    dataset = member_lib.load_data(settings.static_config()) if settings.backend == "trainer" else None
+    dataset = member_lib.load_data(settings.member_settings()) if settings.backend == "trainer" else None
     settings.validate(dataset)
     connect_ray(settings)   # before anything is written: an unreachable --ray_address leaves no directory
     output_dir = os.path.abspath(settings.output_dir)
@@ -320,7 +320,7 @@ class Population:
         self.settings = settings
         self.output_dir = output_dir
         self.progress = progress
-        self.static = settings.static_config()
+        self.member_settings = settings.member_settings()
         self.path = os.path.join(output_dir, records.POPULATION_FILE)
 
     def work_dir(self, member: int) -> str:
@@ -381,7 +381,7 @@ class Population:
         nodes, not restarted by Ray (a restarted actor would lose its state: :meth:`recreate` rebuilds
         it from tfdisent's own checkpoint instead)."""
         options = {"num_cpus": 0, "scheduling_strategy": "SPREAD", "max_restarts": 0}
-        return self.actor_class.options(**options).remote(self.static, member, self.work_dir(member),
+        return self.actor_class.options(**options).remote(self.member_settings, member, self.work_dir(member),
                                                           hyperparameters, checkpoint)
 
     def recreate(self, member: int, planned: Tuple[Mapping[str, float], Optional[int]], generation: int,
