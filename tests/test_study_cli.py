@@ -62,6 +62,9 @@ def study_commands(tmp_path_factory):
         "another_study": ["run", "--study=cpu_small", f"--output_dir={another}", "--seeds=0"],
         "unreachable_ray": ["run", "--study=cpu_small", f"--output_dir={root / 'unreachable'}",
                             "--ray_address=127.0.0.1:9"],
+        "unreachable_ray_trial_placement": ["run", "--study=cpu_small", f"--output_dir={root / 'unreachable2'}",
+                                            "--ray_address=127.0.0.1:9", "--evaluation_placement=trial",
+                                            "--eval_cpus=0.5"],
         "no_model": ["plan", "--study=cpu_small", "--only=method=gan"],
         "plan": ["plan", "--study=unsupervised_study_v1", "--only=dataset=dsprites,method=beta_tcvae", "--seeds=0-4"],
     }
@@ -79,6 +82,9 @@ def test_unreachable_ray_address_and_plan(study_commands):
     root, results = study_commands
     _one_error_line_in_process(results["unreachable_ray"], "--ray_address 127.0.0.1:9")
     assert not (root / "unreachable").exists()
+    # the evaluation-placement flags reach run_study (a wrong keyword would be a traceback, not this line)
+    _one_error_line_in_process(results["unreachable_ray_trial_placement"], "--ray_address 127.0.0.1:9")
+    assert not (root / "unreachable2").exists()
     _one_error_line_in_process(results["no_model"], "select no model")
     plan = results["plan"]
     assert plan["code"] == 0, plan

@@ -58,6 +58,11 @@ flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs per trial; TensorFlow's thread p
                    lower_bound=0.01)
 flags.DEFINE_float("gpus_per_trial", 0.0, "GPU fraction per trial (e.g. 0.25 runs four trials per GPU; memory "
                    "growth is enabled).", lower_bound=0.0)
+flags.DEFINE_enum("evaluation_placement", "task", ["task", "trial"], "run: where a model's metrics run. task: the "
+                  "trial trains and exports, then a Ray task with --eval_cpus CPUs and no GPU scores the export, so "
+                  "the trial's GPU trains the next model meanwhile; trial: inside the training trial (the old path).")
+flags.DEFINE_float("eval_cpus", None, "run: CPUs of each evaluation task (--evaluation_placement=task; default: "
+                   "--cpus_per_trial).", lower_bound=0.01)
 flags.DEFINE_integer("max_failures", 2, "Ray Tune retries of a crashed trial (it resumes from its checkpoint).",
                      lower_bound=0)
 flags.DEFINE_string("data_dir", None, "Folder with dataset files for datasets the study gives no data_dirs entry.")
@@ -165,7 +170,8 @@ def _run():
         summary = runner.run_study(study, models, output_dir, ray_address=FLAGS.ray_address,
                                    cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
                                    max_failures=FLAGS.max_failures, data_dir=FLAGS.data_dir,
-                                   progress=lambda line: print(line, flush=True), ray_verbose=FLAGS.ray_verbose)
+                                   progress=lambda line: print(line, flush=True), ray_verbose=FLAGS.ray_verbose,
+                                   evaluation_placement=FLAGS.evaluation_placement, eval_cpus=FLAGS.eval_cpus)
     except StudyError as error:
         _fail(str(error))
     _, table_line = _aggregate(output_dir, quiet=True)
