@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from tfdisent.study import trial
@@ -25,7 +26,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_model_lock_waits_for_a_live_owner_and_takes_over_a_dead_ones(tmp_path):
-    psutil = pytest.importorskip("psutil")
     run_dir = str(tmp_path / "models" / "0")
     os.makedirs(run_dir)
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -87,7 +87,6 @@ def _left(pids, psutil):
 
 @pytest.mark.slow
 def test_killed_driver_leaves_no_ray_process_and_the_rerun_trains_each_model_once(tmp_path):
-    psutil = pytest.importorskip("psutil")
     path = _tiny_study(tmp_path, steps=400)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))

@@ -37,6 +37,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+import psutil
+
 from tfdisent.errors import one_line
 from tfdisent.files import write_json_atomic
 from tfdisent.training.resources import configure_tensorflow, current_node
@@ -46,6 +48,7 @@ RECORD_FILE = os.path.join("results", "study_record.json")
 TRAIN_RESULTS_FILE = os.path.join("results", "train_results.json")
 STATUS_DONE = "done"
 STATUS_FAILED = "failed"
+STATUS_TRAINED = "trained"  # train_model's state: exported, not yet scored (never a record's status)
 ATTEMPTS_FILE = os.path.join("results", "study_attempts.json")
 LOCK_FILE = ".study_lock"
 # A lock held from another host counts as abandoned when not refreshed for this long; holders refresh
@@ -135,28 +138,10 @@ class ModelBusyError(RuntimeError):
 def _process_alive(pid: int, started: Optional[float]) -> bool:
     """Whether ``pid`` still runs the process that started at ``started`` (a reused pid does not count)."""
     try:
-        import psutil  # noqa: PLC0415 (optional: the start-time check guards against pid reuse)
-    except ImportError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    try:
         process = psutil.Process(pid)
         return started is None or abs(process.create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
-
-
-def _own_start_time() -> Optional[float]:
-    try:
-        import psutil  # noqa: PLC0415
-        return psutil.Process(os.getpid()).create_time()
-    except ImportError:
-        return None
 
 
 class ModelLock:
@@ -168,7 +153,7 @@ class ModelLock:
                  stale_seconds: float = LOCK_STALE_SECONDS):
         self.path = os.path.join(run_dir, LOCK_FILE)
         self.wait_seconds, self.stale_seconds = wait_seconds, stale_seconds
-        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": _own_start_time(),
+        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process(os.getpid()).create_time(),
                       "node": current_node()}
 
     def _holder(self) -> Optional[dict]:
@@ -271,14 +256,20 @@ def _train(config_values, run_dir, dataset, report, model_num, output_dir) -> di
     return read_train_results(run_dir)
 
 
-def is_trained(output_dir: str, model: Dict[str, Any]) -> bool:
-    """True when the model's training finished (its train_results.json is there for its steps, with
-    an export): a rerun goes straight to the evaluation."""
+def trained_results(output_dir: str, model: Dict[str, Any]) -> Optional[dict]:
+    """The model's train_results.json when its training finished (there for its steps, with an
+    export), else None: a rerun then goes straight to the evaluation."""
     from tfdisent.training import read_train_results
 
     results = read_train_results(model_dir(output_dir, model["model_num"]))
     steps = int(model["train"].get("steps", 0) or 0)
-    return bool(results) and int(results.get("step", -1)) >= steps and bool(results.get("export"))
+    finished = bool(results) and int(results.get("step", -1)) >= steps and bool(results.get("export"))
+    return results if finished else None
+
+
+def is_trained(output_dir: str, model: Dict[str, Any]) -> bool:
+    """True when the model's training finished (:func:`trained_results`)."""
+    return trained_results(output_dir, model) is not None
 
 
 def _write_hparams(run_dir: str, model: Dict[str, Any], scores: Dict[str, float]) -> None:
@@ -361,7 +352,7 @@ def train_model(output_dir: str, model: Dict[str, Any], study_info: Dict[str, st
     """The training half of a model: trains (resuming) and exports, unless already done.
 
     Returns the model's final record when it has one (finished before, or training failed for a
-    deterministic reason: recorded as ``failed``), else ``{"model_num", "status": "trained",
+    deterministic reason: recorded as ``failed``), else ``{"model_num", "status": STATUS_TRAINED,
     "train_wall_time_seconds", "node"}``: the export is ready for :func:`evaluate_model`. Reports
     ``{"exported": 1}`` last in that case. Raises only what a retry may cure."""
     configure_tensorflow(cpus, gpus)
@@ -374,12 +365,11 @@ def train_model(output_dir: str, model: Dict[str, Any], study_info: Dict[str, st
                     "skipped": 1})
         return existing
     from tfdisent.data import DatasetError, load_dataset
-    from tfdisent.training import NonFiniteLossError, RunConfigError, read_train_results
+    from tfdisent.training import NonFiniteLossError, RunConfigError
 
     run_dir = model_dir(output_dir, model_num)
-    if is_trained(output_dir, model):  # a rerun after the driver died during the evaluation
-        train_results = read_train_results(run_dir)
-    else:
+    train_results = trained_results(output_dir, model)  # set: a rerun after the driver died during the evaluation
+    if train_results is None:
         try:
             kwargs = {"data_dir": data_dir} if data_dir else {}
             dataset = load_dataset(model["dataset"], **kwargs)
@@ -387,7 +377,7 @@ def train_model(output_dir: str, model: Dict[str, Any], study_info: Dict[str, st
             train_results = _train(config_values, run_dir, dataset, report, model_num, output_dir)
         except (NonFiniteLossError, RunConfigError, DatasetError, ValueError) as error:
             return _fail(output_dir, model, study_info, one_line(error), started, report)
-    state = {"model_num": model_num, "status": "trained", "node": current_node(),
+    state = {"model_num": model_num, "status": STATUS_TRAINED, "node": current_node(),
              "train_wall_time_seconds": train_results.get("wall_time_seconds"),
              "wall_time_seconds": round(time.time() - started, 3)}
     if report:
@@ -449,7 +439,7 @@ def run_model(output_dir: str, model: Dict[str, Any], evaluation: Dict[str, Any]
     finished models). Raises only for errors that a retry may cure (e.g. the process was killed).
     """
     state = train_model(output_dir, model, study_info, data_dir, cpus, gpus, report)
-    if state.get("status") != "trained":
+    if state.get("status") != STATUS_TRAINED:
         return state
     record = evaluate_model(output_dir, model, evaluation, study_info, data_dir, cpus,
                             float(state["wall_time_seconds"]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import warnings
 from typing import Dict, Optional
 
@@ -81,8 +82,6 @@ def quiet_ray_logging() -> None:
 def current_node() -> Optional[str]:
     """The Ray node id this process runs on (``ray.get_runtime_context().get_node_id()``), or None
     outside Ray; studies record it per model, so a run's spread over a cluster is visible."""
-    import sys  # noqa: PLC0415
-
     ray = sys.modules.get("ray")  # a process that never imported Ray is not on a Ray node
     if ray is None or not ray.is_initialized():
         return None
