@@ -112,6 +112,49 @@ def test_metric_vs_correlation_known_answer():
                                           ["mig.discrete_mig"]).empty
 
 
+def _trend_table(cells, metric="mig.discrete_mig"):
+    """A study table with one seed per (method, sigma): ``cells[method][j]`` at sigma (0.1, 0.2, 0.4, inf)[j]."""
+    rows = []
+    for method, values in cells.items():
+        for strength, value in zip((0.1, 0.2, 0.4, math.inf), values):
+            rows.append({"dataset": "dsprites", "method": method, "status": "done", "representation": "mean",
+                         "correlated_factors": "pos_x:pos_y", "correlation_strength": strength, metric: value})
+    return pd.DataFrame(rows)
+
+
+def test_correlation_trend_known_answers():
+    from scipy import stats
+    # Every one of 7 methods gets worse with every step of correlation: Page's L is its maximum,
+    # n * sum(j^2 for j = 1..4) = 7 * 30 = 210, and all 7 deltas are negative (exact Wilcoxon p = 2 / 2^7).
+    falling = {f"m{i}": [0.1 + i / 100, 0.2 + i / 100, 0.3 + i / 100, 0.5 + i / 50] for i in range(7)}
+    row = analysis.correlation_trend(_trend_table(falling), ["mig.discrete_mig"]).iloc[0]
+    assert (row["n_methods"], row["n_models"], row["strengths"]) == (7, 28, 4)
+    assert row["page_L"] == 210 and row["page_p"] < 1e-4
+    assert row["methods_worse"] == 7 and row["wilcoxon_p"] == pytest.approx(2 / 2 ** 7)
+    deltas = np.array([0.1 + i / 100 - (0.5 + i / 50) for i in range(7)])
+    half = stats.t.ppf(0.975, 6) * deltas.std(ddof=1) / np.sqrt(7)
+    assert row["delta_mean"] == pytest.approx(deltas.mean()) and row["delta_sd"] == pytest.approx(deltas.std(ddof=1))
+    assert (row["delta_t_low"], row["delta_t_high"]) == pytest.approx((deltas.mean() - half, deltas.mean() + half))
+    assert row["delta_boot_low"] <= deltas.mean() <= row["delta_boot_high"] < 0
+    # A lower-is-better score (FoS) that rises with the correlation is "worse" the same way.
+    rising = {m: [-v for v in values] for m, values in falling.items()}
+    row = analysis.correlation_trend(_trend_table(rising, "fos.fos"), ["fos.fos"], {"fos.fos": -1}).iloc[0]
+    assert row["direction"] == -1 and row["page_L"] == 210 and row["methods_worse"] == 7
+    # No trend: each method's ranks are a cyclic shift (a Latin square), so every rank sum is equal and
+    # L = sum(j) * n * mean rank = 10 * 4 * 2.5 = 100, Page's p about one half; the strongest-vs-baseline
+    # changes cancel out.
+    latin = {f"m{i}": list(np.roll([1.0, 2.0, 3.0, 4.0], i)) for i in range(4)}
+    row = analysis.correlation_trend(_trend_table(latin), ["mig.discrete_mig"]).iloc[0]
+    assert row["page_L"] == 100 and 0.3 < row["page_p"] < 0.7
+    assert row["delta_mean"] == pytest.approx(0.0) and row["delta_t_low"] < 0 < row["delta_t_high"]
+    # Too little design: NaN tests, not an error; a method lacking a strength is left out.
+    two = _trend_table({"m0": [0.1, 0.2, 0.3, 0.4]})
+    assert np.isnan(analysis.correlation_trend(two, ["mig.discrete_mig"]).iloc[0]["page_p"])
+    partial = _trend_table(falling)
+    partial = partial[~((partial["method"] == "m0") & (partial["correlation_strength"] == 0.2))]
+    assert analysis.correlation_trend(partial, ["mig.discrete_mig"]).iloc[0]["n_methods"] == 6
+
+
 def test_report_plots_the_metric_against_the_strength(tmp_path):
     index = write_report(_correlation_table(), str(tmp_path))
     text = open(index).read()
@@ -119,6 +162,10 @@ def test_report_plots_the_metric_against_the_strength(tmp_path):
     assert os.path.exists(tmp_path / "correlation_dsprites.png") and os.path.exists(tmp_path / "correlation_dsprites.svg")
     table = pd.read_csv(tmp_path / "metric_vs_correlation.csv")
     assert set(table["metric"]) == {"mig.discrete_mig", "fos.fos"} and (table["n"] == 3).all()
+    trend = pd.read_csv(tmp_path / "correlation_trend.csv")
+    assert set(trend["metric"]) == {"mig.discrete_mig", "fos.fos"}
+    assert trend.set_index("metric").loc["fos.fos", "direction"] == -1
+    assert "### Does the score get worse as the correlation grows?" in text and "| Page p |" in text
 
 
 def test_a_heldout_model_trains_on_its_split_and_is_scored_on_it(tmp_path):

@@ -424,7 +424,41 @@ def _correlation_section(table: pd.DataFrame, scores: List[str], report_dir: str
         fig.tight_layout()
         lines += [f"![correlation {dataset}]({_save(fig, report_dir, f'correlation_{dataset}')}) "
                   "([CSV](metric_vs_correlation.csv))", ""]
-    return lines
+    return lines + _correlation_trend_lines(table, columns, report_dir)
+
+
+# Scores where lower is better, for the one-sided trend test (every other score: higher is better).
+LOWER_IS_BETTER = {"fos.fos": -1}
+
+
+def _correlation_trend_lines(table: pd.DataFrame, columns: List[str], report_dir: str) -> List[str]:
+    """The test of "scores get worse as the correlation grows": Page's trend test over methods and the
+    strongest-vs-uncorrelated change with its intervals (:func:`analysis.correlation_trend`)."""
+    trend = analysis.correlation_trend(table, columns, LOWER_IS_BETTER)
+    if trend.empty:
+        return []
+    trend.to_csv(os.path.join(report_dir, "correlation_trend.csv"), index=False)
+    lines = ["### Does the score get worse as the correlation grows?",
+             "Blocks are methods (each cell: the mean over its seeds at one sigma; methods missing a strength are "
+             "left out) and the strengths are the ordered treatments. Page's L test is one-sided for the prediction "
+             "'the stronger the correlation, the worse the score' (for FoS, worse is higher). Δ is the strongest "
+             "correlation minus the uncorrelated baseline per method, in the score's units: mean, sample SD "
+             "(ddof = 1), 95 % t and percentile-bootstrap intervals over methods, two-sided Wilcoxon p. A trend is "
+             "resolved only when Page's p < 0.05 and the Δ intervals exclude 0; otherwise it is not resolved at "
+             "this n. ([CSV](correlation_trend.csv))", "",
+             "| dataset | score | methods (models) | Page p | Δ mean (SD) | Δ 95 % t | Δ 95 % bootstrap | Wilcoxon p "
+             "| methods worse |", "|---|---|---|---|---|---|---|---|---|"]
+
+    def fmt(value, digits=3):
+        return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+    for _, row in trend.iterrows():
+        lines.append(f"| {row['dataset']} | {_protocol_label(row['metric'])} | {row['n_methods']} ({row['n_models']}) "
+                     f"| {fmt(row['page_p'], 4)} | {fmt(row['delta_mean'])} ({fmt(row['delta_sd'])}) "
+                     f"| [{fmt(row['delta_t_low'])}, {fmt(row['delta_t_high'])}] "
+                     f"| [{fmt(row['delta_boot_low'])}, {fmt(row['delta_boot_high'])}] | {fmt(row['wilcoxon_p'], 4)} "
+                     f"| {row['methods_worse']} of {row['n_methods']} |")
+    return lines + [""]
 
 
 def _protocol_label(column: str) -> str:

@@ -8,7 +8,8 @@
   model selection.
 * :func:`normalized_sum`: Abdi et al.'s normalised sum of metrics.
 * :func:`downstream_efficiency`: sample efficiency vs the disentanglement metrics.
-* :func:`metric_vs_correlation`: scores against the training correlation strength (Träuble et al. 2021).
+* :func:`metric_vs_correlation`, :func:`correlation_trend`: scores against the training correlation strength
+  (Träuble et al. 2021), and Page's trend test with the strongest-vs-uncorrelated change and its intervals.
 * :func:`agreement_intervals`, :func:`variance_explained` (omega^2 with permutation p-values),
   ``selection_probability_table(..., intervals=True)``, :func:`unsupervised_selection_intervals`: the same
   analyses with their uncertainty (:mod:`tfdisent.study.analysis.uncertainty`).
@@ -18,7 +19,7 @@
 
 from tfdisent.study.analysis.agreement import (agreement_intervals, metric_agreement, rank_correlation_test,
                                                spearman_matrix)
-from tfdisent.study.analysis.correlation import metric_vs_correlation
+from tfdisent.study.analysis.correlation import correlation_trend, metric_vs_correlation
 from tfdisent.study.analysis.duplicates import deduplicate_objectives, objective_key
 from tfdisent.study.analysis.downstream import downstream_efficiency
 from tfdisent.study.analysis.normalized_sum import normalized_sum
@@ -30,7 +31,7 @@ from tfdisent.study.analysis.tc import tc_vs_strength
 from tfdisent.study.analysis.uncertainty import binomial_interval, sample_sd, stratified_bootstrap
 from tfdisent.study.analysis.variance import eta_squared, omega_squared, variance_explained, variance_test
 
-__all__ = ["agreement_intervals", "binomial_interval", "chance_selection_probability", "deduplicate_objectives",
+__all__ = ["agreement_intervals", "binomial_interval", "chance_selection_probability", "correlation_trend", "deduplicate_objectives",
            "downstream_efficiency", "eta_squared", "hyperparameter_transfer", "metric_agreement", "metric_vs_correlation",
            "normalized_sum",
            "objective_key", "omega_squared", "pairwise_selection_probability", "rank_correlation_test", "sample_sd",
