@@ -59,8 +59,8 @@ TRAIN_COMMANDS = {
     "gamma_for_beta_tcvae": ["--method=beta_tcvae", "--gamma=3"],
     "steps_zero": ["--steps=0"],
     "ok": ["--method=beta_vae", "--steps=2", "--log_every=1", "--image_every=0", "--export=false",
-           "--eval_batches=1", "--output_dir={root}/run"],
-    "other_method": ["--method=factor_vae", "--steps=4", "--output_dir={root}/run"],     # after "ok"
+           "--eval_batches=1", "--architecture=mlp", "--output_dir={root}/run"],
+    "other_method": ["--method=factor_vae", "--steps=4", "--architecture=mlp", "--output_dir={root}/run"],  # after "ok"
     "bad_data": ["--steps=2", "--data_dir={root}/data"],
     "corrupt": [],                                                       # {root}/corrupt/config.json: "{not json"
     "no_init": ["--method=vae", "--init_from=nowhere"],

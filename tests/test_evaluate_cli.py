@@ -17,7 +17,8 @@ from tfdisent.metrics import MetricError
 FAST_OVERRIDES = ["*.num_train=200", "*.num_test=100", "*.n_jobs=1", "beta_vae.num_eval=50",
                   "factor_vae.num_eval=50", "factor_vae.num_variance_estimate=300",
                   "downstream.num_train=20", "downstream.num_test=50", "downstream.gbt_backend=exact",
-                  "dci.backend=exact", "fairness.num_test_points_per_class=5"]
+                  "dci.backend=exact", "fairness.num_test_points_per_class=5", "flatness.repeats=8",
+                  "factored_components.repeats=8", "heldout_r2.readout=linear"]
 
 
 def _save_encoder(path, latent_dim=6, seed=0, nan=False, channels=1):
@@ -66,11 +67,10 @@ def overrides(*items):
     return [f"--metric_override={item}" for item in items]
 
 
-def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
-    output = tmp_path / "out" / "results.json"
-    result = run_cli(f"--model_dir={models['run']}", "--dataset=dummy", "--metrics=all", "--seed=3",
-                     f"--output_file={output}", *overrides(*FAST_OVERRIDES))
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_all_metrics_on_the_latest_export_of_a_run(refused, models):
+    root, results = refused
+    result, output = results["all"], root / "all" / "results.json"
+    assert result["code"] == 0, result["stderr"][-2000:]
     report = json.loads(output.read_text())
     assert report["model_path"] == os.path.join(models["run"], "export", "12")
     assert (report["dataset"], report["seed"], report["representation"]) == ("dummy", 3, "mean")
@@ -102,13 +102,15 @@ def test_all_metrics_on_the_latest_export_of_a_run(models, tmp_path):
     assert len({entry["seed"] for entry in report["metrics"].values()}) == len(report["metrics"])
     total = len(report["metrics"])
     for index, name in enumerate(report["metrics"], 1):
-        assert f"[{index}/{total}] {name}: done" in result.stdout
-    assert not [name for name in os.listdir(output.parent) if name.endswith(".tmp")]
+        assert f"[{index}/{total}] {name}: done" in result["stdout"]
+    assert os.listdir(output.parent) == ["results.json"]   # written atomically: no temporary file left
 
 
 def _run_args(models, root, case):
     """tfdisent-evaluate's arguments for the runs below that go through the one process of ``refused``."""
     return {
+        "all": [f"--model_dir={models['run']}", "--dataset=dummy", "--metrics=all", "--seed=3",
+                f"--output_file={root / 'all' / 'results.json'}", *overrides(*FAST_OVERRIDES)],
         "udr": [f"--model_dir={models['run']},{models['second']}", f"--model_dir={models['run']}",
                 "--dataset=dummy", "--metrics=udr,mig", "--representation=sampled", f"--output_file={root / 'udr.json'}",
                 *overrides("udr.num_data_points=100", "mig.num_train=100")],
@@ -120,7 +122,7 @@ def _run_args(models, root, case):
     }[case]
 
 
-RUNS = ("udr", "shared", "partial")
+RUNS = ("all", "udr", "shared", "partial")
 
 
 def test_udr_over_several_models_and_sampled_representation(refused):
@@ -186,7 +188,7 @@ def _error_args(models, root, case):
 def refused(models, tmp_path_factory):
     """Every INPUT_ERRORS and MODEL_ERRORS case and the RUNS through tfdisent-evaluate in ONE process
     (tests/command_check.py: one TensorFlow import); ``(root, {case: result})``. The real console script
-    runs in test_all_metrics_on_the_latest_export_of_a_run and test_input_error_of_the_console_script_..."""
+    runs in test_input_error_of_the_console_script_is_its_only_line."""
     root = tmp_path_factory.mktemp("refused")
     commands = [["tfdisent-evaluate", *_error_args(models, root, case)] for case in (*INPUT_ERRORS, *MODEL_ERRORS)]
     commands += [["tfdisent-evaluate", *_run_args(models, root, case)] for case in RUNS]

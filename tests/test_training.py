@@ -15,8 +15,12 @@ from tfdisent.data import GroundTruthData
 from tfdisent.methods import METHODS
 from tfdisent.training import (CHECKPOINT_DIR, NonFiniteLossError, RunConfigError, TrainConfig, Trainer)
 
+# The one-hidden-layer ``mlp`` network: what these tests check (resume, seeds, data streams, hyperparameters,
+# exploit, lock-step) does not depend on the network, and it traces and steps several times faster than
+# ``dlib_conv``, which trains in the warm-start, export, mixed-precision and kill -9 tests below (``CONV``).
 FAST = dict(batch_size=16, log_every=5, image_every=5, checkpoint_every=5, checkpoint_secs=3600, eval_batches=2,
-            export=False)
+            export=False, architecture="mlp")
+CONV = dict(architecture="auto")   # resolves to dlib_conv for images
 
 
 def _config(**overrides):
@@ -35,9 +39,8 @@ METHOD_TERMS = {"beta_tcvae": "total_correlation", "factor_vae": "discriminator_
 
 @pytest.mark.parametrize("method", sorted(set(METHODS) - {"decomposition"}))
 def test_every_method_trains_and_logs_its_terms(method, tmp_path):
-    # The method's terms do not depend on the network: the one-hidden-layer ``mlp`` (the convolutional
-    # dlib_conv trains in the resume, seed, warm-start and export tests below).
-    trainer = Trainer(_config(method=method, architecture="mlp"), str(tmp_path / method))
+    # The method's terms do not depend on the network (FAST's ``mlp``).
+    trainer = Trainer(_config(method=method), str(tmp_path / method))
     results = trainer.train()
     assert results["step"] == 10
     for term in ("loss", "reconstruction", "kl", "elbo", "regularizer", METHOD_TERMS.get(method, "kl")):
@@ -116,15 +119,16 @@ def test_non_finite_loss_stops_without_saving(tmp_path):
 
 
 def test_warm_start_copies_networks(tmp_path):
-    source = Trainer(_config(steps=5, method="vae"), str(tmp_path / "vae"))
+    source = Trainer(_config(steps=5, method="vae", **CONV), str(tmp_path / "vae"))
     source.train()
-    target = Trainer(_config(steps=5, method="beta_tcvae", init_from=str(tmp_path / "vae")), str(tmp_path / "btc"))
+    target = Trainer(_config(steps=5, method="beta_tcvae", init_from=str(tmp_path / "vae"), **CONV),
+                     str(tmp_path / "btc"))
     assert target.restore_or_initialize() == 0
     for a, b in zip(_weights(source), _weights(target)):
         np.testing.assert_array_equal(a, b)
     # A warm start that cannot work fails in the constructor and writes nothing.
     with pytest.raises(RunConfigError, match="do not match"):
-        Trainer(_config(steps=5, latent_dim=4, init_from=str(tmp_path / "vae")), str(tmp_path / "bad"))
+        Trainer(_config(steps=5, latent_dim=4, init_from=str(tmp_path / "vae"), **CONV), str(tmp_path / "bad"))
     with pytest.raises(RunConfigError, match="no checkpoint found"):
         Trainer(_config(steps=5, init_from=str(tmp_path / "nowhere")), str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists()
@@ -226,7 +230,7 @@ def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
     # float16 convolutions are emulated on a CPU (~100x float32): 2 steps on 4 images, one held-out batch and
     # no image summaries prove the same (float16 networks, finite float32 loss, the policy restored).
     tiny = dict(steps=2, batch_size=4, log_every=1, image_every=0, checkpoint_every=2, eval_batches=1)
-    trainer = Trainer(_config(method=method, mixed_precision=True, **tiny), str(tmp_path / method))
+    trainer = Trainer(_config(method=method, mixed_precision=True, **tiny, **CONV), str(tmp_path / method))
     assert trainer.model.encoder.conv1.compute_dtype == "float16"
     results = trainer.train()
     assert np.isfinite(results["train"]["loss"])
@@ -244,7 +248,7 @@ def test_cli_corrupt_saved_config_is_a_one_line_error(train_refusals):
 
 def test_config_json_and_export_record_resolved_hyperparameters_and_seeds(tmp_path):
     run = tmp_path / "run"
-    trainer = Trainer(_config(steps=5, method="beta_tcvae", export=True), str(run))
+    trainer = Trainer(_config(steps=5, method="beta_tcvae", export=True, **CONV), str(run))
     results = trainer.train()
     saved = json.loads((run / "config.json").read_text())
     assert saved["hyperparameters"] == {"beta": 6.0, "tc_estimator": "mws"}  # defaults, resolved
@@ -394,7 +398,7 @@ def test_cli_failed_start_writes_nothing_and_the_corrected_command_runs(train_re
     # The corrected command, in the real console script's own process: exit code 0, what a terminal shows.
     run = root / "no_init"
     ok = _cli("--method=vae", "--steps=2", "--log_every=1", "--image_every=0", "--eval_batches=1", "--export=false",
-              f"--output_dir={run}")
+              "--architecture=mlp", f"--output_dir={run}")
     assert ok.returncode == 0, ok.stderr
     # TensorFlow's own logging stays off the console; the next commands name the real run directory.
     assert "cuda" not in ok.stderr.lower() and "absl::InitializeLog" not in ok.stderr

@@ -19,10 +19,16 @@ def _pools(cpus):
     return int(output[-2]), int(output[-1])
 
 
-def test_one_cpu_trial_gets_one_thread():
-    assert _pools(1) == (1, 1)
+def test_pool_sizes_for_a_cpu_share():
+    from tfdisent.training.resources import thread_pools
+
+    assert thread_pools(1) == (1, 1)          # a one-CPU trial gets one thread
+    assert thread_pools(3.4) == (3, 2)        # a fractional share rounds; inter-op is capped at 2
+    assert thread_pools(0.25) == (1, 1)       # never zero threads
+    assert thread_pools(2.5) == (2, 2)        # Python's round half to even, as configure_tensorflow uses
 
 
-def test_fractional_share_rounds_and_caps_inter_op():
+def test_a_fresh_process_gets_its_shares_pools():
+    """In a fresh process (TensorFlow's pools are fixed at its first op, so this needs its own process):
+    the pools of thread_pools(3.4), and a later call does not change them."""
     assert _pools(3.4) == (3, 2)
-    assert _pools(0.25) == (1, 1)

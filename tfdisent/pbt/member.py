@@ -32,7 +32,6 @@ import numpy as np
 
 from tfdisent.pbt import explore as explore_lib
 from tfdisent.pbt import fitness as fitness_lib
-from tfdisent.training.resources import configure_tensorflow
 
 META_FILE = "pbt_member.json"
 NAN_SCORE = -1.0
@@ -433,6 +432,8 @@ class Member:
         self.settings = dict(settings)
         self.member = int(member)
         if str(self.settings.get("backend", "trainer")) == "trainer":
+            # imported here: tfdisent.training imports TensorFlow, which the toy backend's actors never need
+            from tfdisent.training.resources import configure_tensorflow  # noqa: PLC0415
             configure_tensorflow(float(self.settings.get("cpus_per_member", 1.0)))
         import_plugins_of(self.settings)
         shutil.rmtree(work_dir, ignore_errors=True)      # scratch of an earlier attempt

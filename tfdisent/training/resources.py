@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import warnings
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from tfdisent.errors import one_line
 
@@ -30,6 +30,13 @@ _configured = False
 class RayAddressError(ValueError):
     """A ``--ray_address`` that is malformed, where no cluster answers, or where Ray fails to start or
     connect (one line)."""
+
+
+def thread_pools(cpus: float) -> Tuple[int, int]:
+    """``(intra_op, inter_op)`` thread counts for a CPU share: intra-op the share rounded (at least 1);
+    inter-op at most 2, since more concurrent ops only oversubscribe a small share's cores."""
+    threads = max(1, int(round(cpus)))
+    return threads, max(1, min(2, threads))
 
 
 def configure_tensorflow(cpus: float, gpus: float = 0.0, use_gpus: bool = True) -> None:
@@ -43,10 +50,10 @@ def configure_tensorflow(cpus: float, gpus: float = 0.0, use_gpus: bool = True) 
         return
     import tensorflow as tf  # noqa: PLC0415 (keep importing this module cheap)
 
-    threads = max(1, int(round(cpus)))
+    intra, inter = thread_pools(cpus)
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:
         pass  # TF already initialised in this process: keep its pools
     try:
