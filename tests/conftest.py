@@ -81,7 +81,8 @@ def train_refusals(tmp_path_factory):
     instead of one per command, in order); ``(root, {case: {"code", "error", "stderr"}})``, each case's
     ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
     code, the whole console output, signals, "fails before TensorFlow is imported") keeps a subprocess test
-    of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py)."""
+    of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py).
+    Tests using it carry ``@pytest.mark.xdist_group("train_refusals")`` so that one xdist worker runs it."""
     from command_check import run_in_one_process
 
     root = tmp_path_factory.mktemp("train_refusals")

@@ -11,6 +11,10 @@ from tfdisent.data import dsprites_variants as variants
 from tfdisent.data.ground_truth import DatasetError, factors_to_indices, indices_to_factors
 from tfdisent.data.registry import load_dataset
 
+# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
+# which run binaries or train, then run once per session instead of once per worker.
+pytestmark = pytest.mark.xdist_group("data_dsprites")
+
 SMALL_GRID = (3, 2, 2, 4, 4)
 
 

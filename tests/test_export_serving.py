@@ -25,6 +25,10 @@ from tfdisent.serving_double import LocalServing, ModelServer, ServableVersion
 from tfdisent.export.status import ServingError
 from tfdisent.models import build_architecture
 
+# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
+# which run binaries or train, then run once per session instead of once per worker.
+pytestmark = pytest.mark.xdist_group("export_serving")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (64, 64, 1)
 LATENT_DIM = 10

@@ -9,6 +9,10 @@ from tfdisent.data import GroundTruthData
 from tfdisent.pbt.explore import PBTConfigError
 from tfdisent.pbt.runner import PBTSettings
 
+# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
+# which run binaries or train, then run once per session instead of once per worker.
+pytestmark = pytest.mark.xdist_group("pbt_cli")
+
 BAD_INPUT = {"population_1": (["--fitness=mig", "--population=1"], "--population=1 is too small"),
              "num_labels": (["--fitness=mig", "--num_labels=1000000"], "exceeds the dataset's 737280 examples"),
              "unreachable_ray": (["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],

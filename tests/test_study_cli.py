@@ -9,6 +9,10 @@ import sys
 import pytest
 from command_check import run_in_one_process
 
+# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
+# which run binaries or train, then run once per session instead of once per worker.
+pytestmark = pytest.mark.xdist_group("study_cli")
+
 
 def _study(args, cwd=None):
     return subprocess.run([sys.executable, "-m", "tfdisent.bin.study", *args], capture_output=True, text=True,

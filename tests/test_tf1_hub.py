@@ -14,6 +14,10 @@ import sys
 import numpy as np
 import pytest
 
+# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
+# which run binaries or train, then run once per session instead of once per worker.
+pytestmark = pytest.mark.xdist_group("tf1_hub")
+
 LATENT_DIM = 4
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 

@@ -167,6 +167,7 @@ BAD_FLAGS = {"method_nope": "--method=nope", "dataset_nope": "--dataset=nope", "
              "beta_text": "--beta=abc", "gamma_for_beta_tcvae": "--gamma does not apply", "steps_zero": "--steps=0"}
 
 
+@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
 @pytest.mark.parametrize("case", sorted(BAD_FLAGS))
 def test_cli_rejects_bad_flags_in_one_line(case, train_refusals):
     root, results = train_refusals
@@ -177,6 +178,7 @@ def test_cli_rejects_bad_flags_in_one_line(case, train_refusals):
     assert not (root / case).exists()
 
 
+@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
 def test_cli_refuses_other_methods_run_and_bad_data_file(train_refusals):
     _, results = train_refusals
     assert results["ok"]["code"] == 0, results["ok"]
@@ -238,6 +240,7 @@ def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for later models
 
 
+@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
 def test_cli_corrupt_saved_config_is_a_one_line_error(train_refusals):
     result = train_refusals[1]["corrupt"]
     assert result["code"] == 2
@@ -387,6 +390,7 @@ def test_fit_and_evaluate_report_running_means():
     assert np.isfinite(history.history["loss"][0]) and len(results["kl_per_dim"]) == 2
 
 
+@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
 def test_cli_failed_start_writes_nothing_and_the_corrected_command_runs(train_refusals):
     root, results = train_refusals
     bad = results["no_init"]

@@ -24,6 +24,10 @@ from tfdisent.models import traversals as picture
 from tfdisent.visualize import kl as kl_module
 from tfdisent.visualize import projector, traversals
 
+# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
+# which run binaries or train, then run once per session instead of once per worker.
+pytestmark = pytest.mark.xdist_group("visualize")
+
 SHAPE = (64, 64, 1)
 LATENT_DIM = 10
 NUM_SAMPLES = 2
