@@ -15,7 +15,7 @@ FAST_METRICS = ["*.num_train=200", "*.num_test=100", "*.num_eval=100", "*.n_jobs
                 "factor_vae.num_variance_estimate=300", "beta_vae.batch_size=16", "factor_vae.batch_size=16",
                 "downstream.num_train=50,100", "downstream.gbt_backend=exact", "dci.backend=exact",
                 "udr.num_data_points=200", "sparsity.num_points=300", "fairness.num_test_points_per_class=5",
-                "flatness.repeats=8", "factored_components.repeats=8", "heldout_r2.readout=linear"]
+                "fairness.gbt_backend=exact", "flatness.repeats=8", "factored_components.repeats=8", "heldout_r2.readout=linear"]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.xdist_group("evaluate_cli")
 FAST_OVERRIDES = ["*.num_train=200", "*.num_test=100", "*.n_jobs=1", "beta_vae.num_eval=50",
                   "factor_vae.num_eval=50", "factor_vae.num_variance_estimate=300",
                   "downstream.num_train=20", "downstream.num_test=50", "downstream.gbt_backend=exact",
-                  "dci.backend=exact", "fairness.num_test_points_per_class=5", "flatness.repeats=8",
+                  "dci.backend=exact", "fairness.num_test_points_per_class=5",
+                  "fairness.gbt_backend=exact", "flatness.repeats=8",
                   "factored_components.repeats=8", "heldout_r2.readout=linear"]
 
 

@@ -33,7 +33,6 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfdisent.data.ground_truth import indices_to_factors
 
 SPLITS = ("random", "composition", "interpolation", "extrapolation")
 DEFAULT_TRAIN_FRACTION = 0.3  # the reference's train/total
@@ -74,8 +73,13 @@ def _from_mask(test_mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return train, test
 
 
-def _grid(sizes: Tuple[int, ...]) -> np.ndarray:
-    return indices_to_factors(np.arange(int(np.prod(sizes, dtype=np.int64))), sizes)
+def _along(sizes: Tuple[int, ...], k: int, values: np.ndarray) -> np.ndarray:
+    """``values`` (one per value of factor ``k``) shaped to broadcast over the factor grid's axis ``k``: masks
+    are built on the [size_0, ..., size_F-1] grid, whose C-order ravel is the flat index order, without
+    listing every grid point's factors (5^10 points for a 10-factor dataset)."""
+    shape = [1] * len(sizes)
+    shape[k] = sizes[k]
+    return np.asarray(values).reshape(shape)
 
 
 def random_split(factor_sizes: Sequence[int], train_fraction: float = DEFAULT_TRAIN_FRACTION,
@@ -95,12 +99,11 @@ def extrapolation_split(factor_sizes: Sequence[int], train_fraction: float = DEF
     sizes = _check(factor_sizes, train_fraction)
     acting = _acting_factors(sizes, factors, 2)
     rate = train_fraction ** (1.0 / len(acting))
-    grid = _grid(sizes)
-    test = np.zeros(len(grid), bool)
+    test = np.zeros(sizes, bool)
     for k in acting:
         kept = min(max(1, _round(rate * sizes[k])), sizes[k] - 1)
-        test |= grid[:, k] >= kept
-    return _from_mask(test)
+        test |= _along(sizes, k, np.arange(sizes[k]) >= kept)
+    return _from_mask(test.ravel())
 
 
 def interpolation_split(factor_sizes: Sequence[int], train_fraction: float = DEFAULT_TRAIN_FRACTION,
@@ -109,13 +112,12 @@ def interpolation_split(factor_sizes: Sequence[int], train_fraction: float = DEF
     sizes = _check(factor_sizes, train_fraction)
     acting = _acting_factors(sizes, factors, 3)
     rate = train_fraction ** (1.0 / len(acting))
-    grid = _grid(sizes)
-    test = np.zeros(len(grid), bool)
+    test = np.zeros(sizes, bool)
     for k in acting:
         count = min(max(2, _round(rate * sizes[k])), sizes[k] - 1)
         kept = np.unique(np.floor(np.linspace(0, sizes[k] - 1, count) + 0.5).astype(np.int64))
-        test |= ~np.isin(grid[:, k], kept)
-    return _from_mask(test)
+        test |= _along(sizes, k, ~np.isin(np.arange(sizes[k]), kept))
+    return _from_mask(test.ravel())
 
 
 def composition_upper_probability(num_factors: int, train_fraction: float) -> float:
@@ -136,12 +138,11 @@ def composition_split(factor_sizes: Sequence[int], train_fraction: float = DEFAU
     if len(acting) < 2:
         raise ValueError("a composition split needs at least two factors with two or more values")
     p = composition_upper_probability(len(acting), train_fraction)
-    grid = _grid(sizes)
-    upper_count = np.zeros(len(grid), np.int64)
+    upper_count = np.zeros(sizes, np.int16)
     for k in acting:
         upper = min(max(1, _round(p * sizes[k])), sizes[k] - 1)
-        upper_count += grid[:, k] >= sizes[k] - upper
-    return _from_mask(upper_count >= 2)
+        upper_count += _along(sizes, k, np.arange(sizes[k]) >= sizes[k] - upper).astype(np.int16)
+    return _from_mask(upper_count.ravel() >= 2)
 
 
 def make_split(kind: str, factor_sizes: Sequence[int], train_fraction: float = DEFAULT_TRAIN_FRACTION,
