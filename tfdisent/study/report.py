@@ -179,13 +179,19 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
                   "([duplicates.csv](duplicates.csv)):", ""]
         lines += [f"* model {int(r.model_num)} ({r.config}, seed {r.seed}) = model {int(r.kept_model_num)} "
                   f"({r.kept_config}): objective `{r.objective}`" for r in duplicates.itertuples()] + [""]
+    fewest = int(seeds_per_setting.min()) if len(seeds_per_setting) else 0
+    most = int(seeds_per_setting.max()) if len(seeds_per_setting) else 0
+    if most < 2:
+        bootstrap_caveat = ("with one seed per setting there is nothing to resample: these intervals are not "
+                            "computed, and the analyses across settings below are descriptive")
+    else:
+        bootstrap_caveat = (f"with {fewest}-{most} seeds per setting such an interval is crude and too narrow rather "
+                            "than too wide")
     lines += [f"**Analysed: n = {n_models} models** (mean representation), {n_settings} settings per dataset, "
-              f"{int(seeds_per_setting.min()) if len(seeds_per_setting) else 0}-"
-              f"{int(seeds_per_setting.max()) if len(seeds_per_setting) else 0} seeds per setting. Intervals are 95 %: "
+              f"{fewest}-{most} seeds per setting. Intervals are 95 %: "
               "percentile bootstrap over models with each setting's seeds resampled ("
-              f"{n_resamples} resamples; with 2 seeds per setting such an interval is crude and too narrow rather than "
-              f"too wide), Clopper-Pearson for rates; p-values are permutation tests ({n_permutations} permutations). "
-              "SD = sample standard deviation (ddof = 1).", ""]
+              f"{n_resamples} resamples; {bootstrap_caveat}), Clopper-Pearson for rates; p-values are permutation "
+              f"tests ({n_permutations} permutations). SD = sample standard deviation (ddof = 1).", ""]
     lines += _correlation_section(table, scores, report_dir)
     if not scores:
         lines += ["No disentanglement metric in the table: nothing to analyse.", ""]
@@ -221,8 +227,8 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
         lines += [f"![Spearman {dataset}]({_save(fig, report_dir, f'spearman_{dataset}')}) "
                   f"([matrix CSV](spearman_{dataset}.csv), [intervals CSV](spearman_intervals_{dataset}.csv))", "",
                   f"{dataset}, n = {n} models. The interval holds the settings fixed and resamples only seeds; the "
-                  "permutation test asks whether the two scores are associated at all across models. With 2 seeds "
-                  "per setting they can disagree (a narrow interval beside a large p): state a correlation only "
+                  "permutation test asks whether the two scores are associated at all across models. With few seeds "
+                  "per setting (none to resample with one) they can disagree (a narrow interval beside a large p): state a correlation only "
                   "when the interval excludes 0 *and* p < 0.05.", "",
                   markdown_table(shown[["pair", "rho [95 % CI]", "p (rho = 0)", "models"]], index=False), ""]
 
