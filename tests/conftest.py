@@ -40,6 +40,10 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    # Longest first (@pytest.mark.heavy, measured with --durations): xdist hands tests out in this order, and a
+    # 30-second test handed out last leaves the other worker idle at the end. The sort is stable, so every
+    # worker collects the same order.
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
     if config.getoption("--runslow"):
         return
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")

@@ -197,6 +197,7 @@ def test_readme_extraction():
 
 
 # --- README: one process parses every command ----------------------------------------------------------
+@pytest.mark.heavy
 def test_every_readme_command_passes_its_binarys_flag_checks(tmp_path):
     checked, _ = readme_commands(open(os.path.join(ROOT, "README.md")).read())
     # Controls: commands each binary must refuse, so that a checker accepting everything fails here.

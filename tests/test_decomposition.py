@@ -248,6 +248,7 @@ def _clustering_scores(trainer, radius):
     return mass_near_modes(z, modes, radius), purity, distinct
 
 
+@pytest.mark.heavy
 def test_pinwheel_mixture_prior_clusters_the_aggregate_posterior(tmp_path):
     """beta = 0, alpha = 1, inclusive KL, 300 steps at batch 400: q(z) sits on the 4 prior modes, one
     arm per mode. Baseline: an isotropic prior of the same total variance (0.5 + 0.03 per dim),

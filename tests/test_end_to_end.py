@@ -7,7 +7,7 @@ from command_check import run_in_one_process
 
 # One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
 # which run binaries or train, then run once per session instead of once per worker.
-pytestmark = pytest.mark.xdist_group("end_to_end")
+pytestmark = [pytest.mark.xdist_group("end_to_end"), pytest.mark.heavy]
 
 # Small metric settings (what is checked is that every metric runs on a trained export and reports its keys),
 # one process per metric (no joblib workers), the exact in-process gradient boosting.

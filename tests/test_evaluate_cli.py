@@ -15,7 +15,7 @@ from tfdisent.metrics import MetricError
 
 # One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
 # which run binaries or train, then run once per session instead of once per worker.
-pytestmark = pytest.mark.xdist_group("evaluate_cli")
+pytestmark = [pytest.mark.xdist_group("evaluate_cli"), pytest.mark.heavy]
 
 # Small settings so that all metrics run in seconds on the 10-factor dummy dataset.
 FAST_OVERRIDES = ["*.num_train=200", "*.num_test=100", "*.n_jobs=1", "beta_vae.num_eval=50",

@@ -27,7 +27,7 @@ from tfdisent.models import build_architecture
 
 # One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
 # which run binaries or train, then run once per session instead of once per worker.
-pytestmark = pytest.mark.xdist_group("export_serving")
+pytestmark = [pytest.mark.xdist_group("export_serving"), pytest.mark.heavy]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (64, 64, 1)

@@ -16,7 +16,7 @@ import pytest
 from tfdisent.pbt import explore, member, records
 from tfdisent.pbt.runner import PBTSettings, run_pbt
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.heavy]
 
 
 def _explored_values(value, name):

@@ -311,6 +311,7 @@ def test_method_without_strength_refused_by_pbt(tmp_path, monkeypatch):
     assert not (tmp_path / "pbt").exists()
 
 
+@pytest.mark.heavy
 def test_bad_plugins_through_the_binaries(tmp_path):
     """One process per binary kind: the error comes before flags are parsed, nothing is written."""
     _write_module(tmp_path, "no_strength_plugin", """

@@ -55,6 +55,7 @@ def test_bfloat16_refused_on_a_cpu_without_it_unless_an_accelerator_is_there():
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(train_refusals):
     # tests/conftest.py runs tfdisent-train with TFDISENT_CPUINFO naming a CPU like X86_PLAIN, no GPU.
     root, results = train_refusals
@@ -66,6 +67,7 @@ def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(train_re
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 def test_cli_deprecated_mixed_precision_contradicting_precision_is_one_line(train_refusals):
     result = train_refusals[1]["mixed_precision_contradiction"]
     assert result["code"] == 2 and "contradicts --precision=mixed_bfloat16" in result["stderr"]
@@ -164,6 +166,7 @@ def _state(trainer):
     return [v.numpy() for v in model.encoder.variables + model.decoder.variables + model.optimizer.variables]
 
 
+@pytest.mark.heavy
 def test_bfloat16_run_resumes_bit_for_bit(tmp_path):
     config = dict(TINY, precision="mixed_bfloat16")
     straight = Trainer(TrainConfig(steps=20, **config), str(tmp_path / "straight"))

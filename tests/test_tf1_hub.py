@@ -16,7 +16,7 @@ import pytest
 
 # One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
 # which run binaries or train, then run once per session instead of once per worker.
-pytestmark = pytest.mark.xdist_group("tf1_hub")
+pytestmark = [pytest.mark.xdist_group("tf1_hub"), pytest.mark.heavy]
 
 LATENT_DIM = 4
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

@@ -59,6 +59,7 @@ def test_every_method_trains_and_logs_its_terms(method, tmp_path):
     assert any(name.startswith("events.out.tfevents") for name in events)
 
 
+@pytest.mark.heavy
 def test_resume_continues_bit_for_bit(tmp_path):
     straight = Trainer(_config(steps=20), str(tmp_path / "straight"))
     straight.train()
@@ -169,6 +170,7 @@ BAD_FLAGS = {"method_nope": "--method=nope", "dataset_nope": "--dataset=nope", "
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 @pytest.mark.parametrize("case", sorted(BAD_FLAGS))
 def test_cli_rejects_bad_flags_in_one_line(case, train_refusals):
     root, results = train_refusals
@@ -180,6 +182,7 @@ def test_cli_rejects_bad_flags_in_one_line(case, train_refusals):
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 def test_cli_refuses_other_methods_run_and_bad_data_file(train_refusals):
     _, results = train_refusals
     assert results["ok"]["code"] == 0, results["ok"]
@@ -190,6 +193,7 @@ def test_cli_refuses_other_methods_run_and_bad_data_file(train_refusals):
     assert "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" in bad["stderr"] and "Traceback" not in bad["stderr"]
 
 
+@pytest.mark.heavy
 def test_cli_survives_kill_9_and_sigterm_then_resumes(tmp_path):
     run = tmp_path / "run"
     args = ["--method=beta_vae", "--steps=60", "--batch_size=16", "--log_every=5", "--checkpoint_every=5",
@@ -231,6 +235,7 @@ def test_cli_survives_kill_9_and_sigterm_then_resumes(tmp_path):
     assert final.train()["step"] == 60 and final.step == 60
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("method", ["beta_tcvae", "factor_vae"])
 def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
     # float16 convolutions are emulated on a CPU (~100x float32): 2 steps on 4 images, one held-out batch and
@@ -245,6 +250,7 @@ def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 def test_cli_corrupt_saved_config_is_a_one_line_error(train_refusals):
     result = train_refusals[1]["corrupt"]
     assert result["code"] == 2
@@ -395,6 +401,7 @@ def test_fit_and_evaluate_report_running_means():
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 def test_cli_failed_start_writes_nothing_and_the_corrected_command_runs(train_refusals):
     root, results = train_refusals
     bad = results["no_init"]

@@ -26,7 +26,7 @@ from tfdisent.visualize import projector, traversals
 
 # One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
 # which run binaries or train, then run once per session instead of once per worker.
-pytestmark = pytest.mark.xdist_group("visualize")
+pytestmark = [pytest.mark.xdist_group("visualize"), pytest.mark.heavy]
 
 SHAPE = (64, 64, 1)
 LATENT_DIM = 10

@@ -190,6 +190,7 @@ def test_train_step_decreases_the_loss_and_methods_are_registered():
 
 
 @pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.heavy
 def test_binary_refuses_bad_k_in_one_line(train_refusals):
     # (Refusing a flag of another method, e.g. --k with beta_vae, is the binary's generic check, tested in
     # test_training.py; --helpfull lists --k, --pair_dynamics and the s2 flags.)
