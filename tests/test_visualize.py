@@ -50,16 +50,27 @@ def _make_run(run_dir, dataset, architecture, observation_shape, latent_dim, ste
 
 
 @pytest.fixture(scope="module")
-def visualized(tmp_path_factory):
-    """A dSprites run directory after ``tfdisent-visualize`` (subprocess: this checkout's module)."""
-    run_dir = _make_run(str(tmp_path_factory.mktemp("viz") / "run"), "dsprites", "dlib_conv", SHAPE, LATENT_DIM)
-    start = time.time()
-    result = subprocess.run([sys.executable, "-m", "tfdisent.bin.visualize", f"--model_dir={run_dir}",
-                             f"--num_samples={NUM_SAMPLES}",
-                             f"--projector_points={PROJECTOR_POINTS}", "--seed=1"],
-                            capture_output=True, text=True, timeout=300, env=ENV)
-    assert result.returncode == 0, result.stderr[-3000:]
-    print(f"tfdisent-visualize took {time.time() - start:.1f} s")
+def visualize_runs(tmp_path_factory):
+    """tfdisent-visualize on a dSprites run directory, then on every UNUSABLE case, in ONE process
+    (tests/command_check.py: one TensorFlow import); ``(run_dir, {case: result})``, case "run" the real run.
+    The console script's own process is checked in test_cli_refusal_is_one_line_before_tensorflow_is_imported."""
+    root = tmp_path_factory.mktemp("viz")
+    run_dir = _make_run(str(root / "run"), "dsprites", "dlib_conv", SHAPE, LATENT_DIM)
+    commands = [["tfdisent-visualize", f"--model_dir={run_dir}", f"--num_samples={NUM_SAMPLES}",
+                 f"--projector_points={PROJECTOR_POINTS}", "--seed=1"]]
+    (root / "unusable").mkdir()
+    for case in UNUSABLE:
+        case_dir, flags = _unusable_run_dir(root / "unusable", case)
+        commands.append(["tfdisent-visualize", f"--model_dir={case_dir}", *flags])
+    results, _ = run_in_one_process("run", commands, root)
+    return run_dir, dict(zip(("run", *UNUSABLE), results))
+
+
+@pytest.fixture(scope="module")
+def visualized(visualize_runs):
+    """The dSprites run directory after ``tfdisent-visualize``, and its summary."""
+    run_dir, results = visualize_runs
+    assert results["run"]["code"] == 0, results["run"]["stderr"][-3000:] + results["run"]["error"]
     with open(os.path.join(run_dir, "visualizations", "summary.json")) as f:
         return run_dir, json.load(f)
 
@@ -320,15 +331,9 @@ def _unusable_run_dir(root, case):
 
 
 @pytest.fixture(scope="module")
-def unusable(tmp_path_factory):
-    """Every UNUSABLE case through tfdisent-visualize in ONE process (tests/command_check.py)."""
-    root = tmp_path_factory.mktemp("unusable")
-    commands = []
-    for case in UNUSABLE:
-        run_dir, flags = _unusable_run_dir(root, case)
-        commands.append(["tfdisent-visualize", f"--model_dir={run_dir}", *flags])
-    results, _ = run_in_one_process("run", commands, root)
-    return dict(zip(UNUSABLE, results))
+def unusable(visualize_runs):
+    """Every UNUSABLE case's result (run in the one process of :func:`visualize_runs`)."""
+    return {case: result for case, result in visualize_runs[1].items() if case != "run"}
 
 
 @pytest.mark.parametrize("case", sorted(UNUSABLE))
