@@ -107,7 +107,7 @@ def test_evaluate_cli_scores_the_module_with_the_dataset_from_its_gin(dlib_model
     result = subprocess.run(
         [sys.executable, "-m", "tfdisent.bin.evaluate", f"--model_dir={model_dir}", "--metrics=mig,fairness",
          f"--output_file={output}", "--metric_override=*.num_train=100", "--metric_override=*.n_jobs=1",
-         "--metric_override=fairness.num_test_points_per_class=4"],
+         "--metric_override=fairness.num_test_points_per_class=4", "--metric_override=fairness.gbt_backend=exact"],
         capture_output=True, text=True, timeout=300, env=ENV)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(output.read_text())
