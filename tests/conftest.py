@@ -11,7 +11,32 @@ _NUMBA_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 os.makedirs(_NUMBA_CACHE, exist_ok=True)
 os.environ.setdefault("NUMBA_CACHE_DIR", _NUMBA_CACHE)
 
+import threading  # noqa: E402
+
 import pytest  # noqa: E402
+
+
+def _compile_numba_kernels():
+    """Fits tiny exact gradient-boosting models (binary and multi-class, float32 and float64 codes), which
+    compiles DCI's numba kernels into the shared on-disk cache once, in the background, instead of in every
+    worker and every binary's process that reaches a DCI-like metric first (~15 s each on a cold cache, e.g. a
+    fresh clone in CI)."""
+    import numpy as np
+
+    from tfdisent.metrics.classifiers import make_gradient_boosting
+
+    rng = np.random.RandomState(0)
+    for dtype in (np.float64, np.float32):
+        codes = rng.rand(40, 3).astype(dtype)
+        for labels in ((codes[:, 0] > 0.5).astype(np.int64), (codes[:, 1] * 3).astype(np.int64)):
+            model = make_gradient_boosting("exact").fit(codes, labels)
+            model.predict(codes)
+            getattr(model, "feature_importances_", None)
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):   # the controlling process only, before workers need the kernels
+        threading.Thread(target=_compile_numba_kernels, name="numba-warm-up", daemon=True).start()
 
 
 @pytest.fixture(scope="session", autouse=True)
