@@ -35,7 +35,10 @@ def _compile_numba_kernels():
 
 
 def pytest_configure(config):
-    if not hasattr(config, "workerinput"):   # the controlling process only, before workers need the kernels
+    # The controlling process only, before the workers need the kernels, and only when the cache is cold
+    # (numba writes one .nbi index per compiled function): a warm cache loads in every process anyway.
+    cold = not any(name.endswith(".nbi") for _, _, files in os.walk(os.environ["NUMBA_CACHE_DIR"]) for name in files)
+    if cold and not hasattr(config, "workerinput"):
         threading.Thread(target=_compile_numba_kernels, name="numba-warm-up", daemon=True).start()
 
 

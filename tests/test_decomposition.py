@@ -250,17 +250,18 @@ def _clustering_scores(trainer, radius):
 
 @pytest.mark.heavy
 def test_pinwheel_mixture_prior_clusters_the_aggregate_posterior(tmp_path):
-    """beta = 0, alpha = 1, inclusive KL, 300 steps at batch 400: q(z) sits on the 4 prior modes, one
+    """beta = 0, alpha = 1, inclusive KL, 200 steps at batch 400: q(z) sits on the 4 prior modes, one
     arm per mode. Baseline: an isotropic prior of the same total variance (0.5 + 0.03 per dim),
-    beta = 1. Measured (seeds 0-3): mass within 2 prior stds of a mode 0.46-0.54 vs 0.17-0.18,
-    arm->mode purity 0.98-0.99 with 4 distinct modes."""
+    beta = 1. Measured (seeds 0-3, 2026-12-06): mass within 2 prior stds of a mode 0.58-0.59 vs 0.17-0.18,
+    arm->mode purity 0.99 with 4 distinct modes (at 300 steps: 0.46-0.54, 0.98-0.99; at 120 steps seed 0's
+    mass is 0.25, below the 0.3 asserted, so 200 is where the margin holds)."""
     s = 0.03
     radius = 2 * np.sqrt(s)
-    clustered = Trainer(_pinwheel_config(300, prior="mixture", divergence="inclusive_kl", alpha=1.0, beta=0.0,
+    clustered = Trainer(_pinwheel_config(200, prior="mixture", divergence="inclusive_kl", alpha=1.0, beta=0.0,
                                          prior_variance_scale=s), str(tmp_path / "mixture"))
     clustered.train()
     mass, purity, distinct = _clustering_scores(clustered, radius)
-    baseline = Trainer(_pinwheel_config(300, prior="isotropic", alpha=0.0, beta=1.0, prior_variance_scale=0.5 + s),
+    baseline = Trainer(_pinwheel_config(200, prior="isotropic", alpha=0.0, beta=1.0, prior_variance_scale=0.5 + s),
                        str(tmp_path / "isotropic"))
     baseline.train()
     baseline_mass, _, _ = _clustering_scores(baseline, radius)

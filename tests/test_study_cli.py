@@ -31,18 +31,20 @@ def _one_error_line(process, expected):
     assert expected in lines[0]
 
 
-@pytest.fixture
-def bad_study(tmp_path):
+def _bad_study(directory):
+    """cpu_small with an entry whose method is misspelled, as a study file in ``directory``."""
     raw = json.load(open("flags/studies/cpu_small.json"))
     raw["configs"].append({"method": "beta_vea", "grid": {"beta": [1]}})
-    path = tmp_path / "bad.json"
+    path = directory / "bad.json"
     path.write_text(json.dumps(raw))
     return str(path)
 
 
-def test_unknown_method_in_study_file(tmp_path, bad_study):
+def test_console_script_refusal_is_one_line_with_exit_2(tmp_path):
+    """The real console script's process: exit 2 and one error line (the other refusals, the unknown method
+    among them, run in the one process below)."""
     out = tmp_path / "out"
-    _one_error_line(_study(["run", f"--study={bad_study}", f"--output_dir={out}"]), "unknown method 'beta_vea'")
+    _one_error_line(_study(["run", f"--study={tmp_path / 'missing.json'}", f"--output_dir={out}"]), "missing.json")
     assert not out.exists()
 
 
@@ -57,12 +59,13 @@ def _one_error_line_in_process(result, expected):
 @pytest.fixture(scope="module")
 def study_commands(tmp_path_factory):
     """The commands below through tfdisent-study in ONE process (tests/command_check.py); the real console
-    script's one error line and exit status are checked by test_unknown_method_in_study_file."""
+    script's one error line and exit status are checked by test_console_script_refusal_is_one_line_with_exit_2."""
     root = tmp_path_factory.mktemp("study_cli")
     another = root / "another"
     another.mkdir()
     (another / "study.json").write_text(json.dumps({"name": "unsupervised_study_v1", "fingerprint": "0123"}))
     commands = {
+        "unknown_method": ["run", f"--study={_bad_study(root)}", f"--output_dir={root / 'out'}"],
         "another_study": ["run", "--study=cpu_small", f"--output_dir={another}", "--seeds=0"],
         "unreachable_ray": ["run", "--study=cpu_small", f"--output_dir={root / 'unreachable'}",
                             "--ray_address=127.0.0.1:9"],
@@ -74,6 +77,12 @@ def study_commands(tmp_path_factory):
     }
     results, _ = run_in_one_process("run", [["tfdisent-study", *argv] for argv in commands.values()], root)
     return root, dict(zip(commands, results))
+
+
+def test_unknown_method_in_study_file(study_commands):
+    root, results = study_commands
+    _one_error_line_in_process(results["unknown_method"], "unknown method 'beta_vea'")
+    assert not (root / "out").exists()
 
 
 def test_output_dir_holding_another_study(study_commands):
