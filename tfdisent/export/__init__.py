@@ -12,7 +12,7 @@ Names are resolved lazily (PEP 562) so that ``tfdisent.export.client`` can be us
 without paying the ~10 s ``import tensorflow``.
 """
 
-import importlib
+from tfdisent.lazy import lazy_attributes
 
 _EXPORTS = {
     "EXPORT_DIR": "tfdisent.export.layout",
@@ -30,9 +30,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'tfdisent.export' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

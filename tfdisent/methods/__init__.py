@@ -12,10 +12,10 @@ hyperparameters population-based training may explore (``pbt_explores``), checke
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, Optional, Type, Union
 
+from tfdisent.lazy import lazy_attributes
 from tfdisent.methods.hyperparameters import Hyperparameter, resolve
 from tfdisent.registry import RegistryError, describe_target, new_registry
 
@@ -112,10 +112,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"tfdisent.methods.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'tfdisent.methods' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {name: f"{__name__}.{module}" for name, module in _EXPORTS.items()})
 
 
 __all__ = sorted(_EXPORTS) + ["Hyperparameter", "METHODS", "METHODS_REGISTRY", "get_method", "method_names",

@@ -452,17 +452,13 @@ def _correlation_trend_lines(table: pd.DataFrame, columns: List[str], report_dir
              "(ddof = 1), 95 % t and percentile-bootstrap intervals over methods, two-sided Wilcoxon p. A trend is "
              "resolved only when Page's p < 0.05 and the Δ intervals exclude 0; otherwise it is not resolved at "
              "this n. ([CSV](correlation_trend.csv))", "",
-             "| dataset | score | methods (models) | Page p | Δ mean (SD) | Δ 95 % t | Δ 95 % bootstrap | Wilcoxon p "
-             "| methods worse |", "|---|---|---|---|---|---|---|---|---|"]
-
-    def fmt(value, digits=3):
-        return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
-
+             "| dataset | score | methods (models) | Page p | Δ mean [95 % t] | Δ mean [95 % bootstrap] | Δ SD "
+             "| Wilcoxon p | methods worse |", "|---|---|---|---|---|---|---|---|---|"]
     for _, row in trend.iterrows():
         lines.append(f"| {row['dataset']} | {_protocol_label(row['metric'])} | {row['n_methods']} ({row['n_models']}) "
-                     f"| {fmt(row['page_p'], 4)} | {fmt(row['delta_mean'])} ({fmt(row['delta_sd'])}) "
-                     f"| [{fmt(row['delta_t_low'])}, {fmt(row['delta_t_high'])}] "
-                     f"| [{fmt(row['delta_boot_low'])}, {fmt(row['delta_boot_high'])}] | {fmt(row['wilcoxon_p'], 4)} "
+                     f"| {_p(row['page_p'])} | {_interval(row['delta_mean'], row['delta_t_low'], row['delta_t_high'], 3)} "
+                     f"| {_interval(row['delta_mean'], row['delta_boot_low'], row['delta_boot_high'], 3)} "
+                     f"| {_interval(row['delta_sd'], np.nan, np.nan, 3)} | {_p(row['wilcoxon_p'])} "
                      f"| {row['methods_worse']} of {row['n_methods']} |")
     return lines + [""]
 

@@ -1,11 +1,11 @@
 """The training loop, its configuration and its TensorBoard summaries.
 
-Names are resolved lazily (PEP 562, as :mod:`tfdisent.export` does): ``tfdisent.training.config`` and
+Names are resolved lazily (PEP 562, :mod:`tfdisent.lazy`): ``tfdisent.training.config`` and
 ``tfdisent.training.resources`` are light, and a binary that refuses bad input after reading a run's
 ``config.json`` must not pay the several-second ``import tensorflow`` of ``tfdisent.training.trainer``.
 """
 
-import importlib
+from tfdisent.lazy import lazy_attributes
 
 _EXPORTS = {
     "CONFIG_FILE": "tfdisent.training.config",
@@ -27,13 +27,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'tfdisent.training' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -8,7 +8,7 @@ cannot import this package). Names resolve lazily (PEP 562) so that the light
 :mod:`~tfdisent.visualize.run_dir` check runs without importing TensorFlow.
 """
 
-import importlib
+from tfdisent.lazy import lazy_attributes
 
 _EXPORTS = {
     "RunDirError": "tfdisent.visualize.run_dir",
@@ -26,9 +26,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'tfdisent.visualize' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -99,9 +99,10 @@ def _trend_statistics(cells: np.ndarray, direction: int, confidence: float, n_re
     result.update(delta_mean=float(delta.mean()), delta_sd=sample_sd(delta),
                   methods_worse=int(np.sum(direction * delta < 0)))
     if len(delta) >= 3:
-        alpha = 1 - confidence
-        half = stats.t.ppf(1 - alpha / 2, len(delta) - 1) * sample_sd(delta) / np.sqrt(len(delta))
-        result.update(delta_t_low=float(delta.mean() - half), delta_t_high=float(delta.mean() + half))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # a constant delta: scipy warns; its interval is then degenerate
+            t_interval = stats.ttest_1samp(delta, 0.0).confidence_interval(confidence)
+        result.update(delta_t_low=float(t_interval.low), delta_t_high=float(t_interval.high))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # a constant delta gives a degenerate (NaN) interval
             boot = stats.bootstrap((delta,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
