@@ -5,8 +5,9 @@
 COMMANDS.json is a list of argv lists (``["tfdisent-evaluate", "--model_dir=...", ...]``). ``parse``:
 absl parses the flags (types, enums, bounds, flagfiles) and the binary's ``check_flags`` runs every
 check that needs no data, model or training. ``run``: the binary's ``main`` runs in full. RESULTS.json
-gets one ``{"argv", "code", "error", "stdout", "stderr"}`` per command (code 0: accepted / succeeded;
-``stdout``/``stderr``: what the command printed to ``sys.stdout``/``sys.stderr``, e.g. its one-line error).
+gets one ``{"argv", "code", "error", "stdout", "stderr", "method"}`` per command (code 0: accepted /
+succeeded; ``stdout``/``stderr``: what the command printed to ``sys.stdout``/``sys.stderr``, e.g. its one-line
+error; ``method``: the accepted command's --method, if its binary has one).
 
 Tests call :func:`run_in_one_process`: one subprocess (one TensorFlow import) for many commands, instead of
 one per command. What needs a process of its own (exit codes of the console script, "fails before
@@ -113,7 +114,10 @@ def main() -> None:
         for argv in group:
             print(f"[command_check] {mode}: {' '.join(argv)}", file=sys.stderr, flush=True)
             code, error, stdout, stderr = _run_captured(module, argv, mode)
-            results.append({"argv": argv, "code": code, "error": error, "stdout": stdout, "stderr": stderr})
+            # The method a command resolved to (e.g. through a --flagfile), for checks on what was parsed.
+            method = flags.FLAGS["method"].value if code == 0 and "method" in flags.FLAGS else None
+            results.append({"argv": argv, "code": code, "error": error, "stdout": stdout, "stderr": stderr,
+                            "method": method})
         # Free the flag names for the next binary (its own, and the shared ones bin.common defines for it,
         # e.g. --plugins).
         shared = flags.FLAGS.get_flags_for_module("tfdisent.bin.common")

@@ -1,8 +1,9 @@
 """Every command README.md shows and every next step the binaries print works as written (issue 23).
 
-* README and --help: every line of README's ```bash blocks and every example in a binary's docstring
-  (its --help) is either a tfdisent command, parsed by its binary's own flags and ``check_flags``
-  (tests/command_check.py, one process), or skipped for a stated reason.
+* README, --help and flagfiles: every line of README's ```bash blocks and every example in a binary's
+  docstring (its --help) is either a tfdisent command, parsed by its binary's own flags and ``check_flags``
+  (tests/command_check.py, one process), or skipped for a stated reason; every flagfile under flags/ is
+  parsed the same way by tfdisent-train (in the same process) and names its own method.
 * Next steps: the commands tfdisent-train prints (read from its real output), and those of
   tfdisent-study and tfdisent-pbt (from the functions those binaries print), are run on a tiny model,
   shortened only by extra metric settings; a ``tensorboard --logdir`` step must name a folder with event
@@ -25,6 +26,7 @@ from tfdisent.bin import next_steps
 from tfdisent.bin.common import significant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "**", "*.flags"), recursive=True))
 
 # First word of a README command that is not a tfdisent binary -> why it is not run here.
 SKIPPED = {
@@ -215,11 +217,22 @@ def test_every_readme_command_passes_its_binarys_flag_checks(tmp_path):
     assert {argv[0] for argv in examples} >= {"tfdisent-train", "tfdisent-evaluate", "tfdisent-study", "tfdisent-pbt",
                                                "tfdisent-visualize", "tfdisent-encode"}
     checked += examples
-    results, process = run_checker("parse", checked + refused, tmp_path)
+    flagfiles = [["tfdisent-train", f"--flagfile={path}"] for path in FLAGFILES]
+    results, process = run_checker("parse", checked + flagfiles + refused, tmp_path)
     by_argv = {tuple(r["argv"]): r for r in results}
-    _assert_all_ok([by_argv[tuple(argv)] for argv in checked], process)
+    _assert_all_ok([by_argv[tuple(argv)] for argv in checked + flagfiles], process)
     wrongly_accepted = [argv for argv in refused if by_argv[tuple(argv)]["code"] == 0]
     assert not wrongly_accepted
+    # Every flagfile names its own method (shared.flags holds settings only).
+    for path, argv in zip(FLAGFILES, flagfiles):
+        if not path.endswith("shared.flags"):
+            assert os.path.basename(path).startswith(by_argv[tuple(argv)]["method"]), path
+
+
+def test_there_is_a_flagfile_per_core_method():
+    names = {os.path.basename(p)[:-len(".flags")] for p in FLAGFILES}
+    assert {"vae", "beta_vae", "annealed_vae", "factor_vae", "beta_tcvae", "dip_vae_i", "dip_vae_ii",
+            "info_vae"} <= names
 
 
 # --- next steps, run on a tiny model -------------------------------------------------------------------

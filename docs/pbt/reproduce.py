@@ -110,7 +110,13 @@ def plan(args) -> Dict[str, float]:
 
 
 def _seeds(text: str) -> List[int]:
-    return [int(s) for s in text.split(",") if s.strip()]
+    """``"0-4"``, ``"0,1,2"`` or ``"0-2,7"`` (tfdisent-study's --seeds syntax)."""
+    from tfdisent.study.spec import StudyError, parse_seed_range
+
+    try:
+        return parse_seed_range(text)
+    except StudyError as error:
+        _fail(str(error))
 
 
 def _fail(message: str) -> None:
@@ -141,6 +147,7 @@ def _last_generation_batch(run_dir: str) -> int:
 
 def run(args) -> None:
     from tfdisent.data import load_dataset
+    from tfdisent.files import write_json_atomic
     from tfdisent.pbt import explore as explore_lib
     from tfdisent.pbt import records
     from tfdisent.pbt.baselines import select_by_few_labels
@@ -167,9 +174,7 @@ def run(args) -> None:
     b = budget(args)
 
     def save():
-        with open(path + ".tmp", "w") as stream:
-            json.dump(results, stream, indent=2, default=float)
-        os.replace(path + ".tmp", path)
+        write_json_atomic(path, results, allow_nan=True)
 
     def record(arm: str, seed: int, entry: dict) -> None:
         results["arms"].setdefault(arm, {})[str(seed)] = entry

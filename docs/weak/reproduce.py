@@ -44,10 +44,13 @@ OVERHEAD_SECONDS = 25.0
 
 
 def _seeds(text: str) -> List[int]:
-    if "-" in text and "," not in text:
-        first, last = (int(p) for p in text.split("-"))
-        return list(range(first, last + 1))
-    return [int(s) for s in text.split(",") if s.strip()]
+    """``"0-4"``, ``"0,1,2"`` or ``"0-2,7"`` (tfdisent-study's --seeds syntax)."""
+    from tfdisent.study.spec import StudyError, parse_seed_range
+
+    try:
+        return parse_seed_range(text)
+    except StudyError as error:
+        _fail(str(error))
 
 
 def _fail(message: str) -> None:
@@ -80,6 +83,7 @@ def run(args) -> None:
     from tfdisent import metrics
     from tfdisent.data import load_dataset
     from tfdisent.evaluation.progress import encoder_representation
+    from tfdisent.files import write_json_atomic
     from tfdisent.training import TrainConfig, Trainer
 
     out = os.path.abspath(args.out)
@@ -108,9 +112,7 @@ def run(args) -> None:
                 "mig": float(result["discrete_mig"]), "train_seconds": seconds, "steps": config["steps"],
                 "batch_size": config["batch_size"],
                 "images_seen": config["steps"] * config["batch_size"] * (2 if arm == "ada_gvae" else 1)}
-            with open(path + ".tmp", "w") as stream:
-                json.dump(results, stream, indent=2)
-            os.replace(path + ".tmp", path)
+            write_json_atomic(path, results, allow_nan=True)
             print(arm, seed, results["arms"][arm][str(seed)], flush=True)
     write_report(results, out)
 
@@ -167,10 +169,7 @@ def main() -> None:
             _fail(f"{args.results}: no such file")
         write_report(json.load(open(args.results)), os.path.dirname(os.path.abspath(args.results)))
         return
-    try:
-        seeds = _seeds(args.seeds)
-    except ValueError:
-        _fail(f"--seeds must be A-B or a comma list, got {args.seeds!r}")
+    seeds = _seeds(args.seeds)
     if args.steps < 1 or args.batch_size < 2:
         _fail("--steps must be >= 1 and --batch_size >= 2")
     if args.verb == "plan":
