@@ -52,7 +52,8 @@ def run_in_one_process(mode: str, commands: list, workdir, env: dict | None = No
     with open(commands_file, "w") as stream:
         json.dump(commands, stream)
     full_env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
-                    TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+                    TF_CPP_MIN_LOG_LEVEL="2")
+    full_env.update(env or {})   # e.g. a PYTHONPATH that adds a plugin's folder
     process = subprocess.run([sys.executable, os.path.abspath(__file__), mode, commands_file, results_file],
                              cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
     assert process.returncode == 0, process.stderr[-3000:]

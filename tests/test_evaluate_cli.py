@@ -13,6 +13,10 @@ from command_check import run_in_one_process
 from tfdisent.evaluation import evaluate
 from tfdisent.metrics import MetricError
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "plugin")   # the example plugin (tests/test_plugins.py)
+PLUGIN = "tfdisent_example_plugin"
+
 # One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
 # which run binaries or train, then run once per session instead of once per worker.
 pytestmark = [pytest.mark.xdist_group("evaluate_cli"), pytest.mark.heavy]
@@ -197,8 +201,19 @@ def refused(models, tmp_path_factory):
     root = tmp_path_factory.mktemp("refused")
     commands = [["tfdisent-evaluate", *_error_args(models, root, case)] for case in (*INPUT_ERRORS, *MODEL_ERRORS)]
     commands += [["tfdisent-evaluate", *_run_args(models, root, case)] for case in RUNS]
-    results, _ = run_in_one_process("run", commands, root)
-    return root, dict(zip((*INPUT_ERRORS, *MODEL_ERRORS, *RUNS), results))
+    # Last, as it registers the example plugin's metrics in this process: --metrics=help with a plugin.
+    commands.append(["tfdisent-evaluate", f"--plugins={PLUGIN}", "--metrics=help"])
+    results, _ = run_in_one_process("run", commands, root, env={"PYTHONPATH": os.pathsep.join(
+        filter(None, [ROOT, EXAMPLE, os.environ.get("PYTHONPATH")]))})
+    return root, dict(zip((*INPUT_ERRORS, *MODEL_ERRORS, *RUNS, "plugin_help"), results))
+
+
+def test_metrics_help_lists_plugin_metrics(refused):
+    result = refused[1]["plugin_help"]
+    assert result["code"] == 0, result
+    lines = result["stdout"].strip().splitlines()
+    assert lines[0].startswith("beta_vae: ") and lines[-1] == (
+        "linear_probe_r2: num_train=10000, num_test=5000, batch_size=16, target='value'")
 
 
 @pytest.mark.parametrize("case", sorted(INPUT_ERRORS))

@@ -427,11 +427,4 @@ def test_pbt_explores_the_plugin_methods_strength(ray_session, example_on_path, 
     assert config["method"] == "cyclical_beta_vae" and config["hyperparameters"]["beta"] == row["beta"]
 
 
-def test_evaluate_lists_plugin_metrics():
-    # Its own process: the binaries define their flags on absl's global FLAGS, and other tests of a
-    # worker import tfdisent.bin.train in-process (shared names such as --seed and --plugins).
-    result = _run("tfdisent.bin.evaluate", f"--plugins={PLUGIN}", "--metrics=help")
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("beta_vae: ") and lines[-1] == (
-        "linear_probe_r2: num_train=10000, num_test=5000, batch_size=16, target='value'")
+# tfdisent-evaluate --plugins=... --metrics=help: tests/test_evaluate_cli.py (in its one process).
