@@ -104,20 +104,26 @@ TRAIN_COMMANDS = {
     "eval_metrics_nope": ["--eval_metrics=nope"],
     "ada_gvae_k5": ["--steps=1", "--noexport", "--method=ada_gvae", "--k=5", "--dataset=dsprites"],
 }
+# tfdisent-pbt commands that must be refused (tests/test_pbt_cli.py, which holds the expected messages).
+PBT_COMMANDS = {
+    "population_1": ["--fitness=mig", "--population=1"],
+    "num_labels": ["--fitness=mig", "--num_labels=1000000"],
+    "unreachable_ray": ["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],
+}
 SIMULATED_CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
 
 
 @pytest.fixture(scope="session")
-def train_refusals(tmp_path_factory):
-    """:data:`TRAIN_COMMANDS` run in ONE process (tests/command_check.py ``run``: one TensorFlow import
-    instead of one per command, in order); ``(root, {case: {"code", "error", "stderr"}})``, each case's
-    ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
+def cli_refusals(tmp_path_factory):
+    """:data:`TRAIN_COMMANDS` and :data:`PBT_COMMANDS` run in ONE process (tests/command_check.py ``run``: one
+    TensorFlow import instead of one per command, in order); ``(root, {case: {"code", "error", "stderr"}})``
+    (a PBT case's key is ``"pbt:<case>"``), each case's ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
     code, the whole console output, signals, "fails before TensorFlow is imported") keeps a subprocess test
     of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py).
-    Tests using it carry ``@pytest.mark.xdist_group("train_refusals")`` so that one xdist worker runs it."""
+    Tests using it carry ``@pytest.mark.xdist_group("cli_refusals")`` so that one xdist worker runs it."""
     from command_check import run_in_one_process
 
-    root = tmp_path_factory.mktemp("train_refusals")
+    root = tmp_path_factory.mktemp("cli_refusals")
     (root / "data").mkdir()
     (root / "data" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz").write_bytes(b"not a zip file")
     (root / "corrupt").mkdir()
@@ -130,6 +136,7 @@ def train_refusals(tmp_path_factory):
         if not any(arg.startswith("--output_dir=") for arg in argv):
             argv.append(f"--output_dir={root / case}")
         commands.append(["tfdisent-train", *argv])
+    commands += [["tfdisent-pbt", f"--output_dir={root / ('pbt_' + case)}", *args] for case, args in PBT_COMMANDS.items()]
     results, _ = run_in_one_process("run", commands, root,
                                     env={"TFDISENT_CPUINFO": str(root / "cpuinfo"), "CUDA_VISIBLE_DEVICES": ""})
-    return root, dict(zip(TRAIN_COMMANDS, results))
+    return root, dict(zip([*TRAIN_COMMANDS, *(f"pbt:{case}" for case in PBT_COMMANDS)], results))

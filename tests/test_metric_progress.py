@@ -42,9 +42,9 @@ def test_progress_callback_rejects_bad_names_at_once():
         metric_progress_callback(["udr"])
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_cli_eval_metrics_flag_errors_are_one_line(train_refusals):
-    result = train_refusals[1]["eval_metrics_nope"]   # tfdisent-train --eval_metrics=nope (tests/conftest.py)
+def test_cli_eval_metrics_flag_errors_are_one_line(cli_refusals):
+    result = cli_refusals[1]["eval_metrics_nope"]   # tfdisent-train --eval_metrics=nope (tests/conftest.py)
     assert result["code"] == 2 and "unknown metric" in result["stderr"]
     assert "Traceback" not in result["stderr"] + result["error"]

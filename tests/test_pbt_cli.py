@@ -3,40 +3,26 @@
 import os
 
 import pytest
-from command_check import run_in_one_process
 
 from tfdisent.data import GroundTruthData
 from tfdisent.pbt.explore import PBTConfigError
 from tfdisent.pbt.runner import PBTSettings
 
-# One worker runs this module (pytest-xdist --dist loadgroup, setup.cfg): its module-scoped fixtures,
-# which run binaries or train, then run once per session instead of once per worker.
-pytestmark = pytest.mark.xdist_group("pbt_cli")
-
-BAD_INPUT = {"population_1": (["--fitness=mig", "--population=1"], "--population=1 is too small"),
-             "num_labels": (["--fitness=mig", "--num_labels=1000000"], "exceeds the dataset's 737280 examples"),
-             "unreachable_ray": (["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],
-                                 "--ray_address 127.0.0.1:9: cannot reach a Ray cluster there")}
+# The expected one-line errors of conftest.PBT_COMMANDS, which run in the session's refusal process.
+BAD_INPUT = {"population_1": "--population=1 is too small",
+             "num_labels": "exceeds the dataset's 737280 examples",
+             "unreachable_ray": "--ray_address 127.0.0.1:9: cannot reach a Ray cluster there"}
 
 
-@pytest.fixture(scope="module")
-def refused(tmp_path_factory):
-    """Every BAD_INPUT case through tfdisent-pbt in ONE process (tests/command_check.py); the real console
-    script's exit status on a refused run is checked in test_plugins.py (test_bad_plugins_through_the_binaries)."""
-    root = tmp_path_factory.mktemp("pbt_cli")
-    commands = [["tfdisent-pbt", f"--output_dir={root / case}", *args] for case, (args, _) in BAD_INPUT.items()]
-    results, _ = run_in_one_process("run", commands, root)
-    return root, dict(zip(BAD_INPUT, results))
-
-
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_one_line(refused, case):
-    root, results = refused
-    result = results[case]
+def test_bad_input_one_line(cli_refusals, case):
+    root, results = cli_refusals
+    result = results[f"pbt:{case}"]
     assert result["code"] == 2 and result["error"] == "exit 2", result
     lines = [line for line in result["stderr"].splitlines() if line.startswith("tfdisent-pbt:")]
-    assert len(lines) == 1 and BAD_INPUT[case][1] in lines[0], lines
-    assert not os.path.exists(root / case)
+    assert len(lines) == 1 and BAD_INPUT[case] in lines[0], lines
+    assert not os.path.exists(root / f"pbt_{case}")
 
 
 class _Unlabelled(GroundTruthData):

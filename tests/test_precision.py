@@ -54,11 +54,11 @@ def test_bfloat16_refused_on_a_cpu_without_it_unless_an_accelerator_is_there():
     assert speed_factor("float32") == 1.0 and speed_factor("mixed_bfloat16") > 1.0
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(train_refusals):
+def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(cli_refusals):
     # tests/conftest.py runs tfdisent-train with TFDISENT_CPUINFO naming a CPU like X86_PLAIN, no GPU.
-    root, results = train_refusals
+    root, results = cli_refusals
     result = results["bfloat16_without_native"]
     assert result["code"] == 2, result
     lines = [line for line in result["stderr"].splitlines() if line.startswith("tfdisent-train")]
@@ -66,10 +66,10 @@ def test_cli_refuses_bfloat16_on_a_simulated_cpu_without_it_in_one_line(train_re
     assert not (root / "bfloat16_without_native").exists()  # nothing half-written
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_cli_deprecated_mixed_precision_contradicting_precision_is_one_line(train_refusals):
-    result = train_refusals[1]["mixed_precision_contradiction"]
+def test_cli_deprecated_mixed_precision_contradicting_precision_is_one_line(cli_refusals):
+    result = cli_refusals[1]["mixed_precision_contradiction"]
     assert result["code"] == 2 and "contradicts --precision=mixed_bfloat16" in result["stderr"]
     assert "Traceback" not in result["stderr"] + result["error"]
 

@@ -169,11 +169,11 @@ BAD_FLAGS = {"method_nope": "--method=nope", "dataset_nope": "--dataset=nope", "
              "beta_text": "--beta=abc", "gamma_for_beta_tcvae": "--gamma does not apply", "steps_zero": "--steps=0"}
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
 @pytest.mark.parametrize("case", sorted(BAD_FLAGS))
-def test_cli_rejects_bad_flags_in_one_line(case, train_refusals):
-    root, results = train_refusals
+def test_cli_rejects_bad_flags_in_one_line(case, cli_refusals):
+    root, results = cli_refusals
     result = results[case]
     assert result["code"] != 0
     assert BAD_FLAGS[case] in result["stderr"] + result["error"]   # absl's own flag errors come back as "error"
@@ -181,10 +181,10 @@ def test_cli_rejects_bad_flags_in_one_line(case, train_refusals):
     assert not (root / case).exists()
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_cli_refuses_other_methods_run_and_bad_data_file(train_refusals):
-    _, results = train_refusals
+def test_cli_refuses_other_methods_run_and_bad_data_file(cli_refusals):
+    _, results = cli_refusals
     assert results["ok"]["code"] == 0, results["ok"]
     other = results["other_method"]
     assert other["code"] == 2 and "holds a beta_vae run" in other["stderr"] and other["error"] == "exit 2"
@@ -249,10 +249,10 @@ def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for later models
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_cli_corrupt_saved_config_is_a_one_line_error(train_refusals):
-    result = train_refusals[1]["corrupt"]
+def test_cli_corrupt_saved_config_is_a_one_line_error(cli_refusals):
+    result = cli_refusals[1]["corrupt"]
     assert result["code"] == 2
     assert "cannot read run config" in result["stderr"] and "Traceback" not in result["stderr"] + result["error"]
 
@@ -400,10 +400,10 @@ def test_fit_and_evaluate_report_running_means():
     assert np.isfinite(history.history["loss"][0]) and len(results["kl_per_dim"]) == 2
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_cli_failed_start_writes_nothing_and_the_corrected_command_runs(train_refusals):
-    root, results = train_refusals
+def test_cli_failed_start_writes_nothing_and_the_corrected_command_runs(cli_refusals):
+    root, results = cli_refusals
     bad = results["no_init"]
     assert bad["code"] == 2 and "no checkpoint found at nowhere" in bad["stderr"]
     assert "Traceback" not in bad["stderr"] + bad["error"] and not (root / "no_init").exists()

@@ -189,13 +189,13 @@ def test_train_step_decreases_the_loss_and_methods_are_registered():
     assert int(model.step) == 31
 
 
-@pytest.mark.xdist_group("train_refusals")   # conftest.train_refusals: one worker, one run
+@pytest.mark.xdist_group("cli_refusals")   # conftest.cli_refusals: one worker, one run
 @pytest.mark.heavy
-def test_binary_refuses_bad_k_in_one_line(train_refusals):
+def test_binary_refuses_bad_k_in_one_line(cli_refusals):
     # (Refusing a flag of another method, e.g. --k with beta_vae, is the binary's generic check, tested in
     # test_training.py; --helpfull lists --k, --pair_dynamics and the s2 flags.)
     # tfdisent-train --method=ada_gvae --k=5 --dataset=dsprites, run by tests/conftest.py.
-    root, results = train_refusals
+    root, results = cli_refusals
     result = results["ada_gvae_k5"]
     assert result["code"] == 2
     assert "k must be in [1, 4]" in result["stderr"].strip().splitlines()[-1]
