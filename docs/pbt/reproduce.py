@@ -313,6 +313,8 @@ def _f(value: float, digits: int = 3) -> str:
 def write_report(results: dict, out: str) -> str:
     import matplotlib
 
+    from tfdisent.files import write_json_atomic, write_text_atomic
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -364,11 +366,8 @@ def write_report(results: dict, out: str) -> str:
     figure.tight_layout()
     figure.savefig(os.path.join(out, "mig_dci.png"), dpi=110)
     plt.close(figure)
-    with open(os.path.join(out, "statistics.json"), "w") as stream:
-        json.dump(stats, stream, indent=2, default=float)
-    path = os.path.join(out, "results.md")
-    with open(path, "w") as stream:
-        stream.write("\n".join(lines) + "\n")
+    write_json_atomic(os.path.join(out, "statistics.json"), stats, allow_nan=True)
+    path = write_text_atomic(os.path.join(out, "results.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return path
 

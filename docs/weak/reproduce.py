@@ -122,6 +122,7 @@ def _f(value: float) -> str:
 
 
 def write_report(results: dict, out: str) -> str:
+    from tfdisent.files import write_text_atomic
     from tfdisent.pbt import evidence
 
     arms = results["arms"]
@@ -144,9 +145,7 @@ def write_report(results: dict, out: str) -> str:
                      + ", ".join(f"{d:+.3f}" for d in result["differences"])
                      + f" | {_f(result['mean_difference'])} [{_f(result['low'])}, {_f(result['high'])}] | "
                        f"{_f(result['p'])} | {_f(result['min_p'])} |")
-    path = os.path.join(out, "results.md")
-    with open(path, "w") as stream:
-        stream.write("\n".join(lines) + "\n")
+    path = write_text_atomic(os.path.join(out, "results.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return path
 
