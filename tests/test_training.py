@@ -19,7 +19,8 @@ from tfdisent.training import (CHECKPOINT_DIR, CONFIG_FILE, NonFiniteLossError, 
 # The one-hidden-layer ``mlp`` network: what these tests check (resume, seeds, data streams, hyperparameters,
 # exploit, lock-step) does not depend on the network, and it traces and steps several times faster than
 # ``dlib_conv``, which trains in the warm-start, export, mixed-precision and kill -9 tests below (``CONV``).
-FAST = dict(batch_size=16, log_every=5, image_every=5, checkpoint_every=5, checkpoint_secs=3600, eval_batches=2,
+# No image summaries (~0.5 s a run): test_every_method_trains_and_logs_its_terms writes and checks them per method.
+FAST = dict(batch_size=16, log_every=5, image_every=0, checkpoint_every=5, checkpoint_secs=3600, eval_batches=2,
             export=False, architecture="mlp")
 CONV = dict(architecture="auto")   # resolves to dlib_conv for images
 
@@ -41,7 +42,7 @@ METHOD_TERMS = {"beta_tcvae": "total_correlation", "factor_vae": "discriminator_
 @pytest.mark.parametrize("method", sorted(set(METHODS) - {"decomposition"}))
 def test_every_method_trains_and_logs_its_terms(method, tmp_path):
     # The method's terms do not depend on the network (FAST's ``mlp``).
-    trainer = Trainer(_config(method=method), str(tmp_path / method))
+    trainer = Trainer(_config(method=method, image_every=5), str(tmp_path / method))
     results = trainer.train()
     assert results["step"] == 10
     for term in ("loss", "reconstruction", "kl", "elbo", "regularizer", METHOD_TERMS.get(method, "kl")):
@@ -55,8 +56,17 @@ def test_every_method_trains_and_logs_its_terms(method, tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / method / CHECKPOINT_DIR)).endswith("-10")
     with open(tmp_path / method / "results" / "train_results.json") as f:
         assert json.load(f)["step"] == 10
-    events = os.listdir(tmp_path / method / "logs" / "train")
-    assert any(name.startswith("events.out.tfevents") for name in events)
+    events = [os.path.join(tmp_path / method / "logs" / "train", name)
+              for name in os.listdir(tmp_path / method / "logs" / "train") if name.startswith("events.out.tfevents")]
+    assert events
+    # Image summaries at steps 5 and 10 (image_every=5): reconstructions, traversals and prior samples.
+    image_steps = {}
+    for path in events:
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "images":
+                    image_steps.setdefault(value.tag, set()).add(event.step)
+    assert image_steps == {tag: {5, 10} for tag in ("reconstructions", "traversals", "prior_samples")}, image_steps
 
 
 @pytest.mark.heavy
@@ -236,13 +246,16 @@ def test_cli_survives_kill_9_and_sigterm_then_resumes(tmp_path):
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("method", ["beta_tcvae", "factor_vae"])
-def test_mixed_precision_trains_with_float32_losses(method, tmp_path):
+@pytest.mark.parametrize("method,architecture", [("beta_tcvae", "auto"), ("factor_vae", "mlp")])
+def test_mixed_precision_trains_with_float32_losses(method, architecture, tmp_path):
     # float16 convolutions are emulated on a CPU (~100x float32): 2 steps on 4 images, one held-out batch and
-    # no image summaries prove the same (float16 networks, finite float32 loss, the policy restored).
+    # no image summaries prove the same (float16 networks, finite float32 loss, the policy restored). The
+    # convolutional network once (beta_tcvae); FactorVAE's own part, the discriminator, is an MLP either way.
     tiny = dict(steps=2, batch_size=4, log_every=1, image_every=0, checkpoint_every=2, eval_batches=1)
-    trainer = Trainer(_config(method=method, mixed_precision=True, **tiny, **CONV), str(tmp_path / method))
-    assert trainer.model.encoder.conv1.compute_dtype == "float16"
+    trainer = Trainer(_config(method=method, mixed_precision=True, architecture=architecture, **tiny),
+                      str(tmp_path / method))
+    first = {"auto": "conv1", "mlp": "dense1"}[architecture]
+    assert trainer.model.encoder.get_layer(first).compute_dtype == "float16"
     results = trainer.train()
     assert np.isfinite(results["train"]["loss"])
     import keras
