@@ -13,6 +13,9 @@ def test_paired_comparison_known_differences():
     assert result["n"] == 5 and result["wins"] == 5 and result["seeds"] == ["0", "1", "2", "3", "4"]
     assert result["mean_difference"] == pytest.approx(0.1) and result["sd_difference"] == pytest.approx(0.0, abs=1e-12)
     assert result["low"] == pytest.approx(0.1) and result["high"] == pytest.approx(0.1)
+    assert result["t_low"] == pytest.approx(0.1) and result["t_high"] == pytest.approx(0.1)  # (rounding spread only)
+    same = evidence.paired_comparison({"0": 1.0, "1": 2.0}, {"0": 0.5, "1": 1.5})   # exactly equal differences
+    assert np.isnan(same["t_low"]) and np.isnan(same["t_p"]) and same["low"] == same["high"] == 0.5
     # every sign positive: the exact two-sided sign-flip p is 2 / 2^5, the smallest attainable
     assert result["p"] == pytest.approx(2 / 32) and result["min_p"] == pytest.approx(2 / 32)
 
@@ -30,6 +33,12 @@ def test_paired_comparison_of_the_documented_pbt_numbers():
     flips = np.array([[s0, s1, s2] for s0 in (1, -1) for s1 in (1, -1) for s2 in (1, -1)])
     exact = np.mean(np.abs((flips * d).mean(axis=1)) >= abs(d.mean()) - 1e-12)
     assert result["p"] == pytest.approx(exact) and result["low"] < 0 < result["high"]
+    # paired t interval: mean +- t(0.975, 2) * sd / sqrt(3), t(0.975, 2) = 4.302653
+    half = 4.302653 * np.std(d, ddof=1) / np.sqrt(3)
+    assert result["t_low"] == pytest.approx(d.mean() - half, rel=1e-5)
+    assert result["t_high"] == pytest.approx(d.mean() + half, rel=1e-5)
+    t = d.mean() / (np.std(d, ddof=1) / np.sqrt(3))   # two-sided p of t with 2 degrees of freedom
+    assert result["t_p"] == pytest.approx(1 - abs(t) / np.sqrt(2 + t * t), rel=1e-6)
     assert evidence.summarize(list(pbt.values()))["sd"] == pytest.approx(0.057, abs=0.001)  # ddof = 1, not 0.046
 
 

@@ -327,18 +327,21 @@ def write_report(results: dict, out: str) -> str:
         lines.append(f"| {LABELS.get(arm, arm)} | {summary['mig']['n']} | {_f(summary['mig']['mean'])} | "
                      f"{_f(summary['mig']['sd'])} | {_f(summary['dci']['mean'])} | {_f(summary['dci']['sd'])} | "
                      f"{summary['training_samples']:,.0f} |")
-    lines += ["", "PBT minus each arm, seed by seed (mean difference with a 95 % percentile bootstrap interval over "
-              "seeds; p: two-sided sign-flip permutation test, exact for few seeds, smallest attainable p = min p; "
-              "spread: Brown-Forsythe test that PBT and the arm have the same spread):", "",
-              "| arm | score | n | PBT wins | per-seed differences | mean difference [95 % CI] | p | min p | "
-              "SD PBT / arm | Brown-Forsythe p |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "PBT minus each arm, seed by seed (mean difference with its 95 % paired t interval, the interval "
+              "the README decides by, and a 95 % percentile bootstrap interval over seeds; t p: two-sided paired "
+              "t-test; sign-flip p: two-sided sign-flip permutation test, exact for few seeds, smallest attainable "
+              "= min p; spread: Brown-Forsythe test that PBT and the arm have the same spread):", "",
+              "| arm | score | n | PBT wins | per-seed differences | mean difference [t interval] | bootstrap interval | "
+              "t p | sign-flip p | min p | SD PBT / arm | Brown-Forsythe p |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for arm, scores in stats["comparisons"].items():
         for score, result in scores.items():
             mean, spread = result["mean"], result["spread"]
             lines.append(
                 f"| {SHORT.get(arm, arm)} | {score.upper()} | {mean['n']} | {mean['wins']} of {mean['n']} | "
                 + ", ".join(f"{d:+.3f}" for d in mean["differences"]) + " | "
-                f"{_f(mean['mean_difference'])} [{_f(mean['low'])}, {_f(mean['high'])}] | {_f(mean['p'])} | "
+                f"{_f(mean['mean_difference'])} [{_f(mean.get('t_low'))}, {_f(mean.get('t_high'))}] | "
+                f"[{_f(mean['low'])}, {_f(mean['high'])}] | {_f(mean.get('t_p'))} | {_f(mean['p'])} | "
                 f"{_f(mean['min_p'])} | {_f(spread['sd_a'])} / {_f(spread['sd_b'])} | {_f(spread['p'])} |")
     seeds = sorted({s for entries in arms.values() for s in entries}, key=int)
     lines += ["", "Per seed (MIG / DCI):", "", "| seed | " + " | ".join(SHORT.get(a, a) for a in arms) + " |",
