@@ -1,13 +1,15 @@
 """Shared pytest configuration: slow tests are opt-in (``--runslow``); TF logs are quiet; numba's compiled
 kernels are cached across sessions and xdist workers."""
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # numba compiles its kernels (DCI's exact gradient boosting) on first use, several seconds, in
 # every process: without a shared on-disk cache every xdist worker and every binary the tests spawn compiles
 # them again. Set before numba is imported (numba reads it at import); subprocesses inherit it.
-_NUMBA_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pytest_cache", "numba")
+_NUMBA_CACHE = os.path.join(ROOT, ".pytest_cache", "numba")
 os.makedirs(_NUMBA_CACHE, exist_ok=True)
 os.environ.setdefault("NUMBA_CACHE_DIR", _NUMBA_CACHE)
 
@@ -110,14 +112,27 @@ PBT_COMMANDS = {
     "num_labels": ["--fitness=mig", "--num_labels=1000000"],
     "unreachable_ray": ["--fitness=mig", "--population=4", "--ray_address=127.0.0.1:9"],
 }
+# tfdisent-study commands (tests/test_study_cli.py holds the expected outcomes); {root}/bad_study.json is
+# cpu_small with a misspelled method, {root}/another holds another study's study.json.
+STUDY_COMMANDS = {
+    "unknown_method": ["run", "--study={root}/bad_study.json", "--output_dir={root}/study_out"],
+    "another_study": ["run", "--study=cpu_small", "--output_dir={root}/another", "--seeds=0"],
+    "unreachable_ray": ["run", "--study=cpu_small", "--output_dir={root}/unreachable", "--ray_address=127.0.0.1:9"],
+    "unreachable_ray_trial_placement": ["run", "--study=cpu_small", "--output_dir={root}/unreachable2",
+                                        "--ray_address=127.0.0.1:9", "--evaluation_placement=trial",
+                                        "--eval_cpus=0.5"],
+    "no_model": ["plan", "--study=cpu_small", "--only=method=gan"],
+    "plan": ["plan", "--study=unsupervised_study_v1", "--only=dataset=dsprites,method=beta_tcvae", "--seeds=0-4"],
+}
 SIMULATED_CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
 
 
 @pytest.fixture(scope="session")
 def cli_refusals(tmp_path_factory):
-    """:data:`TRAIN_COMMANDS` and :data:`PBT_COMMANDS` run in ONE process (tests/command_check.py ``run``: one
-    TensorFlow import instead of one per command, in order); ``(root, {case: {"code", "error", "stderr"}})``
-    (a PBT case's key is ``"pbt:<case>"``), each case's ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
+    """:data:`TRAIN_COMMANDS`, :data:`PBT_COMMANDS` and :data:`STUDY_COMMANDS` run in ONE process
+    (tests/command_check.py ``run``: one TensorFlow import instead of one per command, in order);
+    ``(root, {case: {"code", "error", "stderr", "stdout"}})`` (keys ``"pbt:<case>"`` and ``"study:<case>"`` for
+    the other binaries), each train case's ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
     code, the whole console output, signals, "fails before TensorFlow is imported") keeps a subprocess test
     of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py).
     Tests using it carry ``@pytest.mark.xdist_group("cli_refusals")`` so that one xdist worker runs it."""
@@ -130,6 +145,11 @@ def cli_refusals(tmp_path_factory):
     (root / "corrupt" / "config.json").write_text("{not json")
     (root / "as_file").write_text("x")
     (root / "cpuinfo").write_text(SIMULATED_CPUINFO)
+    study = json.load(open(os.path.join(ROOT, "flags", "studies", "cpu_small.json")))
+    study["configs"].append({"method": "beta_vea", "grid": {"beta": [1]}})
+    (root / "bad_study.json").write_text(json.dumps(study))
+    (root / "another").mkdir()
+    (root / "another" / "study.json").write_text(json.dumps({"name": "unsupervised_study_v1", "fingerprint": "0123"}))
     commands = []
     for case, args in TRAIN_COMMANDS.items():
         argv = [arg.replace("{root}", str(root)) for arg in args]
@@ -137,6 +157,9 @@ def cli_refusals(tmp_path_factory):
             argv.append(f"--output_dir={root / case}")
         commands.append(["tfdisent-train", *argv])
     commands += [["tfdisent-pbt", f"--output_dir={root / ('pbt_' + case)}", *args] for case, args in PBT_COMMANDS.items()]
+    commands += [["tfdisent-study", *(arg.replace("{root}", str(root)) for arg in args)]
+                 for args in STUDY_COMMANDS.values()]
     results, _ = run_in_one_process("run", commands, root,
                                     env={"TFDISENT_CPUINFO": str(root / "cpuinfo"), "CUDA_VISIBLE_DEVICES": ""})
-    return root, dict(zip([*TRAIN_COMMANDS, *(f"pbt:{case}" for case in PBT_COMMANDS)], results))
+    return root, dict(zip([*TRAIN_COMMANDS, *(f"pbt:{case}" for case in PBT_COMMANDS),
+                           *(f"study:{case}" for case in STUDY_COMMANDS)], results))
