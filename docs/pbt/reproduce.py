@@ -29,8 +29,8 @@ Every scored model: MIG and DCI of the mean representation on held-out draws (se
 ``run`` is resumable: OUT/results.json records every finished (arm, seed) as soon as it ends, and a rerun
 skips them, so a later session adds seeds with ``run --seeds=5,6`` on the same --out (the settings must be
 the same; a mismatch is a one-line error). A model interrupted half-way is retrained. ``report`` computes
-the statistics (:mod:`tfdisent.pbt.evidence`: per-seed differences, bootstrap interval and sign-flip
-permutation test of the mean difference, Brown-Forsythe test of the spread) and writes results.md and
+the statistics (:mod:`tfdisent.pbt.evidence`: per-seed differences, paired t and bootstrap intervals, t-test
+and sign-flip permutation test of the mean difference, Brown-Forsythe test of the spread) and writes results.md and
 mig_dci.png next to the JSON; it also reads the first evidence run's format (docs/pbt/evidence/results.json).
 """
 
@@ -60,13 +60,13 @@ SHORT = {"pbt": "PBT", "random_search": "random search", "fixed": "fixed", "sele
 RUN_KEYS = ("population", "generations", "generation_samples", "num_labels", "eval_num_train", "fixed_beta",
             "fixed_learning_rate", "fixed_batch_size")
 
-# Cost model for `plan` (seconds per training sample, including each model's export and MIG/DCI scoring),
-# measured in the first evidence run on this 2-core machine (docs/pbt/README.md, "Wall time"):
-PBT_SECONDS_PER_SAMPLE = 438 / 153_600        # seed 1's PBT run: 4 x 4 x 9,600 samples in 438 s, Ray restarts included
-BATCH64_SECONDS_PER_SAMPLE = 270 / 151_000    # the six batch-64 beta-TCVAEs of one seed: ~270 s for ~151,000 samples
-SMALL_BATCH_SECONDS_PER_SAMPLE = 36 / 9_600 / 1.55  # a PBT member-generation at batch 13-20: 36 s per 9,600 samples
-#   on 1 thread; one 2-thread process is 1.55x faster than that (BUILD_NOTES: "two 1-thread trials 1.55x one 2-thread")
-SELECTION_SECONDS = 15.0                      # scoring the candidates on the labelled images
+# Cost model for `plan`: seconds per training sample of each arm, wall time of training, export and scoring
+# included (medians over seeds 0-4 of the issue-19 run on the 2-core AMD EPYC, docs/pbt/README.md section 1;
+# short test runs shared the machine during seeds 0-2, so these are upper bounds):
+PBT_SECONDS_PER_SAMPLE = 206 / 153_600            # PBT arm: Ray start, 4 x 4 member-generations, best export, scoring
+RANDOM_SEARCH_SECONDS_PER_SAMPLE = 175 / 153_600  # depends on the draws' batch sizes (99-285 s over seeds 0-4)
+FIXED_SECONDS_PER_SAMPLE = 201 / 153_600          # one beta-TCVAE at batch 16
+BATCH64_SECONDS_PER_SAMPLE = 152 / 153_600        # the six batch-64 beta-TCVAEs of `selection`, their scoring included
 
 
 def _encoder(model_dir: str, dataset):
@@ -97,11 +97,9 @@ def budget(args) -> int:
 def plan(args) -> Dict[str, float]:
     """Projected seconds per arm and seed on this machine (the constants above) and the total."""
     b = budget(args)
-    per_arm = {"pbt": PBT_SECONDS_PER_SAMPLE * b,
-               "random_search": SMALL_BATCH_SECONDS_PER_SAMPLE * b + SELECTION_SECONDS,  # draws span batch 8..1024
-               "fixed": SMALL_BATCH_SECONDS_PER_SAMPLE * b,
-               "selection": BATCH64_SECONDS_PER_SAMPLE * b + SELECTION_SECONDS,
-               "semi_supervised": BATCH64_SECONDS_PER_SAMPLE * b}
+    per_arm = {"pbt": PBT_SECONDS_PER_SAMPLE * b, "random_search": RANDOM_SEARCH_SECONDS_PER_SAMPLE * b,
+               "fixed": FIXED_SECONDS_PER_SAMPLE * b, "selection": BATCH64_SECONDS_PER_SAMPLE * b,
+               "semi_supervised": BATCH64_SECONDS_PER_SAMPLE * b}   # (not measured: one batch-64 model on all of B)
     arms = [a for a in args.arms.split(",") if a]
     seeds = _seeds(args.seeds)
     per_seed = sum(per_arm[a] for a in arms)
@@ -409,7 +407,8 @@ def main() -> None:
         for key, value in projection.items():
             print(f"{key}: {value:,.0f}" if isinstance(value, float) else f"{key}: {value}")
         print(f"projected: {projection['total_seconds'] / 3600:.1f} h on the 2-core machine for "
-              f"{projection['seeds']} seed(s) (constants measured in the first evidence run; docs/pbt/README.md)")
+              f"{projection['seeds']} seed(s) (constants measured in the issue-19 run on an AMD EPYC; "
+              "docs/pbt/README.md section 1)")
         return
     run(args)
 
