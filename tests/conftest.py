@@ -132,9 +132,9 @@ def cli_refusals(tmp_path_factory):
     """:data:`TRAIN_COMMANDS`, :data:`PBT_COMMANDS` and :data:`STUDY_COMMANDS` run in ONE process
     (tests/command_check.py ``run``: one TensorFlow import instead of one per command, in order);
     ``(root, {case: {"code", "error", "stderr", "stdout"}})`` (keys ``"pbt:<case>"`` and ``"study:<case>"`` for
-    the other binaries), each train case's ``--output_dir`` ``root/<case>`` unless it names one. What needs the real console script (its exit
-    code, the whole console output, signals, "fails before TensorFlow is imported") keeps a subprocess test
-    of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py).
+    the other binaries), each train case's ``--output_dir`` ``root/<case>`` unless it names one. What needs
+    the real console script (its exit code, the whole console output, signals, "fails before TensorFlow is
+    imported") keeps a subprocess test of its own (test_training.py's failed start and kill -9 tests, test_visualize.py, test_evaluate_cli.py).
     Tests using it carry ``@pytest.mark.xdist_group("cli_refusals")`` so that one xdist worker runs it."""
     from command_check import run_in_one_process
 
@@ -150,15 +150,19 @@ def cli_refusals(tmp_path_factory):
     (root / "bad_study.json").write_text(json.dumps(study))
     (root / "another").mkdir()
     (root / "another" / "study.json").write_text(json.dumps({"name": "unsupervised_study_v1", "fingerprint": "0123"}))
+
+    def placed(args):
+        return [arg.replace("{root}", str(root)) for arg in args]
+
     commands = []
     for case, args in TRAIN_COMMANDS.items():
-        argv = [arg.replace("{root}", str(root)) for arg in args]
+        argv = placed(args)
         if not any(arg.startswith("--output_dir=") for arg in argv):
             argv.append(f"--output_dir={root / case}")
         commands.append(["tfdisent-train", *argv])
-    commands += [["tfdisent-pbt", f"--output_dir={root / ('pbt_' + case)}", *args] for case, args in PBT_COMMANDS.items()]
-    commands += [["tfdisent-study", *(arg.replace("{root}", str(root)) for arg in args)]
-                 for args in STUDY_COMMANDS.values()]
+    commands += [["tfdisent-pbt", f"--output_dir={root / ('pbt_' + case)}", *args]
+                 for case, args in PBT_COMMANDS.items()]
+    commands += [["tfdisent-study", *placed(args)] for args in STUDY_COMMANDS.values()]
     results, _ = run_in_one_process("run", commands, root,
                                     env={"TFDISENT_CPUINFO": str(root / "cpuinfo"), "CUDA_VISIBLE_DEVICES": ""})
     return root, dict(zip([*TRAIN_COMMANDS, *(f"pbt:{case}" for case in PBT_COMMANDS),

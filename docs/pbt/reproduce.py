@@ -338,8 +338,8 @@ def write_report(results: dict, out: str) -> str:
             lines.append(
                 f"| {SHORT.get(arm, arm)} | {score.upper()} | {mean['n']} | {mean['wins']} of {mean['n']} | "
                 + ", ".join(f"{d:+.3f}" for d in mean["differences"]) + " | "
-                f"{_f(mean['mean_difference'])} [{_f(mean.get('t_low'))}, {_f(mean.get('t_high'))}] | "
-                f"[{_f(mean['low'])}, {_f(mean['high'])}] | {_f(mean.get('t_p'))} | {_f(mean['p'])} | "
+                f"{_f(mean['mean_difference'])} [{_f(mean['t_low'])}, {_f(mean['t_high'])}] | "
+                f"[{_f(mean['low'])}, {_f(mean['high'])}] | {_f(mean['t_p'])} | {_f(mean['p'])} | "
                 f"{_f(mean['min_p'])} | {_f(spread['sd_a'])} / {_f(spread['sd_b'])} | {_f(spread['p'])} |")
     seeds = sorted({s for entries in arms.values() for s in entries}, key=int)
     lines += ["", "Per seed (MIG / DCI):", "", "| seed | " + " | ".join(SHORT.get(a, a) for a in arms) + " |",

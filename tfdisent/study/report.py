@@ -456,7 +456,8 @@ def _correlation_trend_lines(table: pd.DataFrame, columns: List[str], report_dir
              "| Wilcoxon p | methods worse |", "|---|---|---|---|---|---|---|---|---|"]
     for _, row in trend.iterrows():
         lines.append(f"| {row['dataset']} | {_protocol_label(row['metric'])} | {row['n_methods']} ({row['n_models']}) "
-                     f"| {_p(row['page_p'])} | {_interval(row['delta_mean'], row['delta_t_low'], row['delta_t_high'], 3)} "
+                     f"| {_p(row['page_p'])} "
+                     f"| {_interval(row['delta_mean'], row['delta_t_low'], row['delta_t_high'], 3)} "
                      f"| {_interval(row['delta_mean'], row['delta_boot_low'], row['delta_boot_high'], 3)} "
                      f"| {_interval(row['delta_sd'], np.nan, np.nan, 3)} | {_p(row['wilcoxon_p'])} "
                      f"| {row['methods_worse']} of {row['n_methods']} |")

@@ -32,9 +32,8 @@ from tfdisent.study.analysis.uncertainty import binomial_interval, sample_sd, st
 from tfdisent.study.analysis.variance import eta_squared, omega_squared, variance_explained, variance_test
 
 __all__ = ["agreement_intervals", "binomial_interval", "chance_selection_probability", "correlation_trend",
-           "deduplicate_objectives", "downstream_efficiency", "eta_squared", "hyperparameter_transfer", "metric_agreement", "metric_vs_correlation",
-           "normalized_sum",
-           "objective_key", "omega_squared", "pairwise_selection_probability", "rank_correlation_test", "sample_sd",
-           "selection_probability", "selection_probability_table", "spearman_matrix", "stratified_bootstrap",
-           "tc_vs_strength", "unsupervised_selection", "unsupervised_selection_intervals", "variance_explained",
-           "variance_test"]
+           "deduplicate_objectives", "downstream_efficiency", "eta_squared", "hyperparameter_transfer",
+           "metric_agreement", "metric_vs_correlation", "normalized_sum", "objective_key", "omega_squared",
+           "pairwise_selection_probability", "rank_correlation_test", "sample_sd", "selection_probability",
+           "selection_probability_table", "spearman_matrix", "stratified_bootstrap", "tc_vs_strength",
+           "unsupervised_selection", "unsupervised_selection_intervals", "variance_explained", "variance_test"]
