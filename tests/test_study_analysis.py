@@ -278,3 +278,17 @@ def test_same_objective_on_another_training_distribution_is_not_a_duplicate():
     kept, duplicates = deduplicate_objectives(pd.DataFrame(rows))
     assert sorted(kept["model_num"]) == [0, 1]
     assert duplicates["model_num"].tolist() == [2] and duplicates["kept_model_num"].tolist() == [0]
+
+
+def test_selection_bootstrap_never_uses_a_model_as_its_own_other_seed():
+    # Known answer 1/3 (the chosen setting is the worst on the other seed). Resampling seeds within settings
+    # repeats a model in both seed positions; were that copy taken as the chosen setting's "other seed", the
+    # chosen setting would trivially beat everything. Enumerating all 64 equally likely resamples: counting
+    # copies, 24 of 64 give probability 1 (so the 90th percentile is 1); leaving out pairs whose chosen model is
+    # reused, 22 are undefined and 2 of the other 42 give 1, 20 give 2/3, 4 give 1/2 and 16 give 1/3 (90th
+    # percentile 2/3).
+    table = _grid_table({0: [3, 2, 1], 1: [1, 2, 3]})
+    result = analysis.selection_probability_table(table, ["m"], intervals=True, n_resamples=999, confidence=0.8)
+    cell = result[(result["metric"] == "same") & (result["data set"] == "same")].iloc[0]
+    assert cell["probability"] == pytest.approx(1 / 3)
+    assert cell["low"] == pytest.approx(1 / 3) and cell["high"] == pytest.approx(2 / 3)

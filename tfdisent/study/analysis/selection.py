@@ -19,7 +19,8 @@
 * :func:`selection_probability_table`: the 2 x 2 table (same/random metric x same/random data set; a
   "random" metric or data set is a *different* one, each ordered pair weighted equally; the paper: 80.7 %
   same metric and data set, 59.3 % same metric / other data set, 62.6 % other metric / same data set,
-  54.9 % neither), with a bootstrap interval per cell (seeds resampled within settings).
+  54.9 % neither), with a bootstrap interval per cell (seeds resampled within settings; a resample
+  that repeats a model in two seed positions never compares that model with itself as "another seed").
 * :func:`unsupervised_selection`: how often an unsupervised score (reconstruction, ELBO, the Gaussian
   TC of the sampled or mean representation, ...) picks the better of two random models of a dataset;
   :func:`unsupervised_selection_intervals` adds binomial intervals.
@@ -29,7 +30,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,12 +50,22 @@ def chance_selection_probability(settings: int) -> float:
     return (settings + 1) / (2 * settings) if settings > 0 else float("nan")
 
 
-def _probability(source: np.ndarray, target: np.ndarray) -> float:
+def _probability(source: np.ndarray, target: np.ndarray, source_models: Optional[np.ndarray] = None,
+                 target_models: Optional[np.ndarray] = None) -> float:
     """The expectation of steps 1-3 of the module docstring for two config x seed score grids (NaN =
-    missing; the same config and seed positions in both), vectorised over (s, s', random setting)."""
+    missing; the same config and seed positions in both), vectorised over (s, s', random setting).
+
+    ``source_models``/``target_models`` (config x seed ids of the models behind each score; default: every
+    position its own model) keep step 2 honest under a bootstrap that resamples seeds within settings: a
+    resample can put one model in two seed positions, and the chosen setting's "other seed" must be another
+    model, so an (s, s') pair whose chosen setting has the same model at both is left out. (The random
+    setting is compared as drawn, as in any bootstrap: leaving out its repeated models too would shrink the
+    random draw towards the chosen setting itself, a sure win.) Without resampling this is just s != s'."""
     seeds = source.shape[1]
     if seeds < 2:
         return float("nan")
+    if source_models is None or target_models is None:
+        source_models = target_models = np.broadcast_to(np.arange(seeds), source.shape)
     has_source = np.isfinite(source).any(axis=0)
     chosen = np.argmax(np.where(np.isfinite(source), source, -np.inf), axis=0)      # first best per seed s
     chosen_score = target[chosen, :]                                                  # [s, s'] chosen's score on s'
@@ -63,7 +74,10 @@ def _probability(source: np.ndarray, target: np.ndarray) -> float:
         better_or_equal = chosen_score[:, None, :] >= target[None, :, :]              # [s, c, s']
     counts = valid.sum(axis=0)                                                        # [s']
     wins = (better_or_equal & valid[None]).sum(axis=1) / np.maximum(counts, 1)[None]  # [s, s']
-    use = has_source[:, None] & np.isfinite(chosen_score) & (counts > 0)[None] & ~np.eye(seeds, dtype=bool)
+    chosen_models = np.take_along_axis(np.asarray(source_models), chosen[None, :], axis=0)[0]   # [s]
+    chosen_reused = chosen_models[:, None] == np.asarray(target_models)[chosen, :]              # [s, s']
+    use = (has_source[:, None] & np.isfinite(chosen_score) & (counts > 0)[None] & ~chosen_reused
+           & ~np.eye(seeds, dtype=bool))
     return float(wins[use].mean()) if use.any() else float("nan")
 
 
@@ -76,16 +90,22 @@ def _selection_rows(table: pd.DataFrame, metrics: Sequence[str], representation:
 def _cells(rows: pd.DataFrame, metrics: Sequence[str], strata: Dict[tuple, np.ndarray],
            pairs: Sequence[tuple]) -> np.ndarray:
     """Selection probability per (source metric, target metric, source dataset, target dataset) in
-    ``pairs`` for rows re-indexed by ``strata`` ({(dataset, config): row indices, in seed order})."""
+    ``pairs`` for rows re-indexed by ``strata`` ({(dataset, config): row indices, in seed order}); the row
+    indices identify the models (a resample may repeat one)."""
     datasets = sorted({d for d, _ in strata})
     configs = sorted({c for _, c in strata})
     seeds = max(len(v) for v in strata.values())
     values = rows[list(metrics)].to_numpy(dtype=float)
     cube = np.full((len(datasets), len(configs), seeds, len(metrics)), np.nan)
+    models = np.full((len(datasets), len(configs), seeds), -1)
     for (dataset, config), index in strata.items():
-        cube[datasets.index(dataset), configs.index(config), :len(index)] = values[np.asarray(index, dtype=int)]
+        index = np.asarray(index, dtype=int)
+        cube[datasets.index(dataset), configs.index(config), :len(index)] = values[index]
+        models[datasets.index(dataset), configs.index(config), :len(index)] = index
     return np.array([_probability(cube[datasets.index(da), :, :, metrics.index(ma)],
-                                  cube[datasets.index(db), :, :, metrics.index(mb)]) for ma, mb, da, db in pairs])
+                                  cube[datasets.index(db), :, :, metrics.index(mb)],
+                                  models[datasets.index(da)], models[datasets.index(db)])
+                     for ma, mb, da, db in pairs])
 
 
 def selection_probability(table: pd.DataFrame, source_metric: str, target_metric: str, source_dataset: str,
