@@ -89,6 +89,26 @@ def test_hyperparameter_transfer():
     matrix = analysis.hyperparameter_transfer(table, "m")
     assert matrix.loc["dsprites", "cars3d"] == pytest.approx(-1.0)
     assert matrix.loc["dsprites", "dsprites"] == pytest.approx(1.0)
+    # a perfectly reversed ranking: rho -1, every resample of the settings -1 too, and with 6 settings the
+    # two-sided permutation p is 2/6! = 1/360 (only the identity and the full reversal are as extreme;
+    # scipy samples the pairings at random here, so the p is that up to Monte-Carlo error)
+    result = analysis.hyperparameter_transfer_intervals(table, ["m"], n_resamples=199, n_permutations=9999)
+    row = result.iloc[0]
+    assert {row["a"], row["b"]} == {"cars3d", "dsprites"} and row["settings"] == 6
+    assert row["rho"] == pytest.approx(-1.0) and row["low"] == pytest.approx(-1.0) and row["high"] == pytest.approx(-1.0)
+    assert row["p"] == pytest.approx(2 / 720, abs=0.0015)
+
+
+def test_hyperparameter_transfer_of_unrelated_rankings_is_not_significant():
+    # a known null: the second dataset's setting ranks are a fixed permutation with Spearman rho exactly 0
+    # (ranks 1..5 against 2, 5, 3, 1, 4: sum of d^2 = 20 = (n^3 - n)/12), so p = 1 and the interval spans 0
+    ranks = {"dsprites": [1, 2, 3, 4, 5], "cars3d": [2, 5, 3, 1, 4]}
+    rows = [{"status": "done", "representation": "mean", "dataset": d, "method": "x", "config": f"c{c}",
+             "seed": seed, "model_num": 100 * i + 10 * c + seed, "m": float(ranks[d][c]) + 0.01 * seed}
+            for i, d in enumerate(ranks) for c in range(5) for seed in range(2)]
+    row = analysis.hyperparameter_transfer_intervals(pd.DataFrame(rows), ["m"], n_resamples=999).iloc[0]
+    assert row["rho"] == pytest.approx(0.0) and row["p"] == pytest.approx(1.0)
+    assert row["low"] < 0 < row["high"]
 
 
 def test_normalized_sum_is_abdi_table_1():

@@ -8,17 +8,17 @@ import pandas as pd
 from tfdisent.study import report
 
 
-def _table():
+def _table(datasets=("dsprites",)):
     rs = np.random.RandomState(0)
     rows = []
     grid = [("beta_vae", "beta", 1.0), ("beta_vae", "beta", 8.0), ("beta_tcvae", "beta", 1.0),
             ("beta_tcvae", "beta", 10.0), ("annealed_vae", "c_max", 5.0), ("annealed_vae", "c_max", 100.0)]
     model_num = 0
-    for method, name, value in grid:
+    for dataset, (method, name, value) in ((d, g) for d in datasets for g in grid):
         for seed in range(3):
             x = rs.rand()
             for representation in ("mean", "sampled"):
-                rows.append({"source": "tfdisent", "model_num": model_num, "status": "done", "dataset": "dsprites",
+                rows.append({"source": "tfdisent", "model_num": model_num, "status": "done", "dataset": dataset,
                              "method": method, "config": f"{method}({name}={value:g})", "seed": seed, "steps": 10,
                              "representation": representation, name: value, "mig.discrete_mig": x,
                              "dci.disentanglement": x + 0.1 * rs.rand(), "sap.SAP_score": rs.rand(),
@@ -47,6 +47,20 @@ def test_report_states_n_intervals_and_duplicates(tmp_path):
     assert {"mean sd", "sampled sd", "models"} <= set(tc.columns)
     for name in ("scores_dsprites.png", "tc_dsprites.png", "spearman_dsprites.png"):
         assert os.path.getsize(tmp_path / name) > 1000
+
+
+def test_two_dataset_report_has_the_other_dataset_column_and_transfer(tmp_path):
+    path = report.write_report(_table(("dsprites", "color_dsprites")), str(tmp_path), n_resamples=49,
+                               n_permutations=99)
+    text = open(path).read()
+    assert "n = 30 models" in text and "Hyperparameter transfer" in text
+    selection = pd.read_csv(tmp_path / "selection_probability.csv")
+    other = selection[selection["data set"] == "random (other)"]
+    assert len(other) == 2 and other["probability"].between(0, 1).all() and (selection["models"] == 30).all()
+    transfer = pd.read_csv(tmp_path / "transfer_intervals.csv")
+    assert set(transfer["metric"]) >= {"mig.discrete_mig", "dci.disentanglement"}
+    assert (transfer["settings"] == 5).all() and transfer["p"].between(0, 1).all()
+    assert (transfer["low"] <= transfer["high"]).all()
 
 
 def test_two_dataset_study_has_no_duplicate_objective():

@@ -342,12 +342,19 @@ def write_report(table: pd.DataFrame, report_dir: str, title: str = "Study repor
                   f"{int(chosen['models'].max()) if len(chosen) else 0} models; pairs that share models are not "
                   "independent trials).", "", markdown_table(wide, index=False), ""]
     if done["dataset"].nunique() > 1:
-        lines += ["Hyperparameter transfer: Spearman correlation between datasets of the per-setting medians "
-                  f"(n = {n_settings} settings).", ""]
-        for column in scores:
-            matrix = analysis.hyperparameter_transfer(table, column)
-            matrix.to_csv(os.path.join(report_dir, f"transfer_{column}.csv"))
-            lines += [f"{_label(column)}:", "", markdown_table(matrix), ""]
+        transfer = analysis.hyperparameter_transfer_intervals(table, scores, n_resamples=n_resamples,
+                                                              n_permutations=n_permutations, seed=seed)
+        transfer.to_csv(os.path.join(report_dir, "transfer_intervals.csv"), index=False)
+        shown = transfer.assign(metric=transfer["metric"].map(_label), **{
+            "rho [95 % CI]": [_interval(v, lo, hi) for v, lo, hi in zip(transfer["rho"], transfer["low"],
+                                                                        transfer["high"])],
+            "p (rho = 0)": [_p(v) for v in transfer["p"]]})
+        lines += ["Hyperparameter transfer (Locatello et al. 2019, Sec. 5.3): Spearman correlation between datasets of "
+                  "the per-setting (method x hyperparameter) medians: do settings that score well on one dataset score "
+                  "well on the other? Interval: percentile bootstrap with the settings resampled; p: permutation "
+                  "test of rho = 0 ([CSV](transfer_intervals.csv)).", "",
+                  markdown_table(shown[["metric", "a", "b", "rho [95 % CI]", "p (rho = 0)", "settings"]],
+                                 index=False), ""]
 
     # --- Abdi et al. --------------------------------------------------------------------------------------
     summed = analysis.normalized_sum(table, scores)

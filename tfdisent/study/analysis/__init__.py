@@ -11,7 +11,8 @@
 * :func:`metric_vs_correlation`, :func:`correlation_trend`: scores against the training correlation strength
   (Träuble et al. 2021), and Page's trend test with the strongest-vs-uncorrelated change and its intervals.
 * :func:`agreement_intervals`, :func:`variance_explained` (omega^2 with permutation p-values),
-  ``selection_probability_table(..., intervals=True)``, :func:`unsupervised_selection_intervals`: the same
+  ``selection_probability_table(..., intervals=True)``, :func:`unsupervised_selection_intervals`,
+  :func:`hyperparameter_transfer_intervals`: the same
   analyses with their uncertainty (:mod:`tfdisent.study.analysis.uncertainty`).
 * :func:`deduplicate_objectives`: models with an identical objective (beta_vae beta=1 = beta_tcvae beta=1
   = vae) counted once.
@@ -24,6 +25,7 @@ from tfdisent.study.analysis.duplicates import deduplicate_objectives, objective
 from tfdisent.study.analysis.downstream import downstream_efficiency
 from tfdisent.study.analysis.normalized_sum import normalized_sum
 from tfdisent.study.analysis.selection import (chance_selection_probability, hyperparameter_transfer,
+                                               hyperparameter_transfer_intervals,
                                                pairwise_selection_probability, selection_probability,
                                                selection_probability_table, unsupervised_selection,
                                                unsupervised_selection_intervals)
@@ -33,6 +35,7 @@ from tfdisent.study.analysis.variance import eta_squared, omega_squared, varianc
 
 __all__ = ["agreement_intervals", "binomial_interval", "chance_selection_probability", "correlation_trend",
            "deduplicate_objectives", "downstream_efficiency", "eta_squared", "hyperparameter_transfer",
+           "hyperparameter_transfer_intervals",
            "metric_agreement", "metric_vs_correlation", "normalized_sum", "objective_key", "omega_squared",
            "pairwise_selection_probability", "rank_correlation_test", "sample_sd", "selection_probability",
            "selection_probability_table", "spearman_matrix", "stratified_bootstrap", "tc_vs_strength",

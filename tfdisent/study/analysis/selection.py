@@ -24,7 +24,8 @@
 * :func:`unsupervised_selection`: how often an unsupervised score (reconstruction, ELBO, the Gaussian
   TC of the sampled or mean representation, ...) picks the better of two random models of a dataset;
   :func:`unsupervised_selection_intervals` adds binomial intervals.
-* :func:`hyperparameter_transfer`: Spearman correlation between datasets of the per-setting medians.
+* :func:`hyperparameter_transfer`: Spearman correlation between datasets of the per-setting medians;
+  :func:`hyperparameter_transfer_intervals` adds a bootstrap interval over settings and a permutation p.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from tfdisent.study.analysis.agreement import spearman_matrix
+from tfdisent.study.analysis.agreement import rank_correlation_test, spearman_matrix
 from tfdisent.study.analysis.uncertainty import (CONFIDENCE, RESAMPLES, binomial_interval, strata_of,
                                                  stratified_bootstrap)
 
@@ -232,3 +234,37 @@ def hyperparameter_transfer(table: pd.DataFrame, metric: str, representation: st
     rows = _done(table, representation)
     medians = rows.pivot_table(index="config", columns="dataset", values=metric, aggfunc="median")
     return spearman_matrix(medians, list(medians.columns), min_models=3)
+
+
+def hyperparameter_transfer_intervals(table: pd.DataFrame, metrics: Sequence[str], representation: str = "mean",
+                                      n_resamples: int = RESAMPLES, n_permutations: int = 9999,
+                                      confidence: float = CONFIDENCE, seed: int = 0) -> pd.DataFrame:
+    """One row per (metric, pair of datasets): the :func:`hyperparameter_transfer` rho of the per-setting
+    medians, a percentile bootstrap interval ``[low, high]`` with the *settings* resampled (paired across
+    the two datasets: the question is whether a setting's rank carries over, so the settings are the
+    sample here) and the two-sided permutation p of rho = 0 (:func:`rank_correlation_test`); ``settings``
+    is the number of settings with a median on both datasets. The seeds' noise enters only through the
+    medians, so with few seeds per setting the interval is, if anything, too narrow."""
+    rows = _done(table, representation)
+    out = []
+    for metric in metrics:
+        medians = rows.pivot_table(index="config", columns="dataset", values=metric, aggfunc="median")
+        for a, b in itertools.combinations(sorted(medians.columns), 2):
+            pair = medians[[a, b]].apply(pd.to_numeric, errors="coerce").dropna()
+            x, y = pair[a].to_numpy(dtype=float), pair[b].to_numpy(dtype=float)
+
+            def statistic(resampled, x=x, y=y):
+                index = resampled["settings"]
+                if np.ptp(x[index]) == 0 or np.ptp(y[index]) == 0:
+                    return np.array([np.nan])
+                return np.array([stats.spearmanr(x[index], y[index]).statistic])
+
+            if len(pair) >= 3:
+                estimate, low, high = stratified_bootstrap({"settings": np.arange(len(pair))}, statistic,
+                                                           n_resamples, confidence, seed)
+                rho, lo, hi = float(estimate[0]), float(low[0]), float(high[0])
+            else:
+                rho = lo = hi = float("nan")
+            out.append({"metric": metric, "a": a, "b": b, "rho": rho, "low": lo, "high": hi,
+                        "p": rank_correlation_test(x, y, n_permutations, seed), "settings": len(pair)})
+    return pd.DataFrame(out, columns=["metric", "a", "b", "rho", "low", "high", "p", "settings"])
