@@ -309,6 +309,7 @@ def sample_with_masks(dataset, dsprites, num=40):
     observations = dataset.sample_observations_from_factors(factors, np.random.RandomState(6))
     masks = images_of(dsprites, factors)[..., None].astype(bool)
     assert observations.shape == (num, 64, 64, 3) and observations.dtype == np.float32
+    assert dataset.observation_shape == observations.shape[1:]  # what models are built from
     assert observations.min() >= 0.0 and observations.max() <= 1.0
     assert dataset.factor_sizes == dsprites.factor_sizes
     return observations, np.broadcast_to(masks, observations.shape)
@@ -372,6 +373,7 @@ def test_variant_tf_batch_fns(all_variants, dsprites):
         fn = dataset.tf_batch_fn()
         batch = fn(values).numpy()
         assert batch.shape == (32, 64, 64, 3) and batch.dtype == np.float32, name
+        assert batch.shape[1:] == dataset.observation_shape, name
         assert batch.min() >= 0.0 and batch.max() <= 1.0, name
         np.testing.assert_array_equal(batch, fn(values).numpy())  # deterministic
         assert not np.array_equal(batch, fn(values + 1).numpy()), name

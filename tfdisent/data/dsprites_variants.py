@@ -39,6 +39,8 @@ class _RGBDSprites(DSprites):
     def __init__(self, data_dir: Optional[str] = None, cache_dir: Optional[str] = None,
                  latent_factor_indices: Optional[Sequence[int]] = None):
         super().__init__(data_dir, cache_dir, latent_factor_indices)
+        # DSprites' constructor declares its own 64x64x1; the encoder is built from this shape.
+        self.observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
 
 
 class ColorDSprites(_RGBDSprites):
