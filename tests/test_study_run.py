@@ -53,6 +53,16 @@ def test_one_model_in_process_then_skipped_and_a_failure_recorded(tmp_path):
     failed = trial.run_model(out, bad, _evaluation(study), info)
     assert failed["status"] == "failed" and "beta" in failed["reason"]
     assert trial.is_finished(out, 0, info["fingerprint"])
+    # --retry_failed: the failure moves to the model's failure history and the model is pending again
+    # (here retried with the study's own, valid setting); a done model or another study's is left alone.
+    assert trial.clear_failure(out, 1, info["fingerprint"]) is None
+    assert trial.clear_failure(out, 0, "another fingerprint") is None and trial.is_finished(out, 0, info["fingerprint"])
+    cleared = trial.clear_failure(out, 0, info["fingerprint"])
+    assert cleared == failed and not trial.is_finished(out, 0, info["fingerprint"])
+    history = json.load(open(os.path.join(trial.model_dir(out, 0), trial.FAILURES_FILE)))
+    assert history == [failed]
+    retried = trial.run_model(out, study.model(0).to_dict(), _evaluation(study), info)
+    assert retried["status"] == "done" and trial.read_record(out, 0)["status"] == "done"
 
 
 @pytest.mark.slow

@@ -65,6 +65,8 @@ flags.DEFINE_float("eval_cpus", None, "run: CPUs of each evaluation task (--eval
                    "--cpus_per_trial).", lower_bound=0.01)
 flags.DEFINE_integer("max_failures", 2, "Ray Tune retries of a crashed trial (it resumes from its checkpoint).",
                      lower_bound=0)
+flags.DEFINE_boolean("retry_failed", False, "run: train again the models recorded as failed (e.g. after fixing "
+                     "the cause); their failure records are kept in results/study_failures.json.")
 flags.DEFINE_string("data_dir", None, "Folder with dataset files for datasets the study gives no data_dirs entry.")
 flags.DEFINE_multi_string("dlib_results", [], "aggregate: disentanglement_lib result files to add: an "
                           "evaluation.json, the JSON of dlib_aggregate_results, or a folder searched for "
@@ -171,7 +173,8 @@ def _run():
                                    cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
                                    max_failures=FLAGS.max_failures, data_dir=FLAGS.data_dir,
                                    progress=lambda line: print(line, flush=True), ray_verbose=FLAGS.ray_verbose,
-                                   evaluation_placement=FLAGS.evaluation_placement, eval_cpus=FLAGS.eval_cpus)
+                                   evaluation_placement=FLAGS.evaluation_placement, eval_cpus=FLAGS.eval_cpus,
+                                   retry_failed=FLAGS.retry_failed)
     except StudyError as error:
         _fail(str(error))
     _, table_line = _aggregate(output_dir, quiet=True)

@@ -250,7 +250,7 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
               cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, max_failures: int = 2,
               data_dir: Optional[str] = None, progress: Progress = print,
               ray_verbose: bool = False, evaluation_placement: str = "task",
-              eval_cpus: Optional[float] = None) -> Dict[str, Any]:
+              eval_cpus: Optional[float] = None, retry_failed: bool = False) -> Dict[str, Any]:
     """Trains, exports and scores ``models`` (a selection of ``study``) under ``output_dir``.
 
     ``evaluation_placement="task"`` (default): each Tune trial trains and exports with the training
@@ -258,6 +258,9 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
     a Ray task with ``eval_cpus`` CPUs (default ``cpus_per_trial``) and no GPU, so the trial's GPU
     trains the next model meanwhile. ``"trial"``: train and score inside the trial (the old path,
     kept for ``benchmarks/study_overhead.py``).
+
+    A model recorded as failed is not run again unless ``retry_failed`` (its failure record is then
+    kept in ``results/study_failures.json``, :func:`trial.clear_failure`).
 
     Checks everything before writing: the output directory (another study there is an error) and
     the Ray connection. Returns ``{"done": [...], "failed": {model_num: reason}, "skipped": [...]}``.
@@ -287,6 +290,10 @@ def run_study(study: Study, models: Sequence[ModelSpec], output_dir: str, ray_ad
         data_dirs = dict(study.data_dirs)
         if data_dir:
             data_dirs = {name: data_dirs.get(name, data_dir) for name in study.datasets}
+        if retry_failed:
+            retried = [m.model_num for m in models if trial.clear_failure(output_dir, m.model_num, fingerprint)]
+            if retried:
+                progress(f"[study] retrying {len(retried)} failed model(s): {', '.join(map(str, retried))}")
         finished = [m.model_num for m in models if trial.is_finished(output_dir, m.model_num, fingerprint)]
         total = len(models)
         progress(f"[study] {study.name}: {total} model(s) selected, {len(finished)} already finished; "

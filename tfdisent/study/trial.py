@@ -50,6 +50,7 @@ STATUS_DONE = "done"
 STATUS_FAILED = "failed"
 STATUS_TRAINED = "trained"  # train_model's state: exported, not yet scored (never a record's status)
 ATTEMPTS_FILE = os.path.join("results", "study_attempts.json")
+FAILURES_FILE = os.path.join("results", "study_failures.json")  # earlier failures of a model that was retried
 LOCK_FILE = ".study_lock"
 # A lock held from another host counts as abandoned when not refreshed for this long; holders refresh
 # it at every logging interval, so this must exceed the longest interval (minutes at most at CPU scale).
@@ -85,6 +86,26 @@ def is_finished(output_dir: str, model_num: int, fingerprint: str) -> bool:
     record = read_record(output_dir, model_num)
     return bool(record) and record.get("fingerprint") == fingerprint and record.get("status") in (
         STATUS_DONE, STATUS_FAILED)
+
+
+def clear_failure(output_dir: str, model_num: int, fingerprint: str) -> Optional[dict]:
+    """Makes a model recorded as failed for this study pending again (``tfdisent-study run
+    --retry_failed``, e.g. after the cause was fixed): its failure record moves to
+    ``results/study_failures.json`` (kept, with every earlier one) and the next run trains it, resuming
+    from its last checkpoint if it has one. Returns the cleared record, or None when the model has no
+    failure of this study."""
+    record = read_record(output_dir, model_num)
+    if not record or record.get("fingerprint") != fingerprint or record.get("status") != STATUS_FAILED:
+        return None
+    history_path = os.path.join(model_dir(output_dir, model_num), FAILURES_FILE)
+    try:
+        with open(history_path) as stream:
+            history = json.load(stream)
+    except (OSError, ValueError):
+        history = []
+    write_json_atomic(history_path, history + [record])
+    os.remove(os.path.join(model_dir(output_dir, model_num), RECORD_FILE))
+    return record
 
 
 def train_config_dict(model: Dict[str, Any], output_dir: str, data_dir: Optional[str]) -> Dict[str, Any]:
