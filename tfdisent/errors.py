@@ -25,8 +25,8 @@ def _traced_error(lines: list) -> tuple:
     """``(type name, message)`` of the original error inside a tf.function "in user code:" message, or
     ``(None, None)`` when none is found."""
     for index, line in enumerate(lines):
-        match = _INNER_ERROR.match(line)
-        if not match or line.startswith("File "):
+        match = _INNER_ERROR.match(line)   # never a frame line ('File "...", line N, in f')
+        if not match:
             continue
         name, text = match.group(1).rsplit(".", 1)[-1], match.group(2).strip()
         following = [rest for rest in lines[index + 1:] if rest]

@@ -71,14 +71,24 @@ def evaluation_file(output_dir: str, model_num: int, representation: str) -> str
     return report_path(model_dir(output_dir, model_num), representation)
 
 
-def read_record(output_dir: str, model_num: int) -> Optional[dict]:
-    """The model's study record, or None when it has none (or it is unreadable)."""
-    path = os.path.join(model_dir(output_dir, model_num), RECORD_FILE)
+def _read_model_json(output_dir: str, model_num: int, name: str, default: Any) -> Any:
+    """The JSON file ``name`` of the model's run directory, or ``default`` when missing or unreadable."""
     try:
-        with open(path) as stream:
+        with open(os.path.join(model_dir(output_dir, model_num), name)) as stream:
             return json.load(stream)
     except (OSError, ValueError):
-        return None
+        return default
+
+
+def _append_model_json(output_dir: str, model_num: int, name: str, entry: dict) -> None:
+    """Appends ``entry`` to the model's JSON list ``name`` (written atomically; a missing file is empty)."""
+    entries = list(_read_model_json(output_dir, model_num, name, []))
+    write_json_atomic(os.path.join(model_dir(output_dir, model_num), name), entries + [entry])
+
+
+def read_record(output_dir: str, model_num: int) -> Optional[dict]:
+    """The model's study record, or None when it has none (or it is unreadable)."""
+    return _read_model_json(output_dir, model_num, RECORD_FILE, None)
 
 
 def is_finished(output_dir: str, model_num: int, fingerprint: str) -> bool:
@@ -97,13 +107,7 @@ def clear_failure(output_dir: str, model_num: int, fingerprint: str) -> Optional
     record = read_record(output_dir, model_num)
     if not record or record.get("fingerprint") != fingerprint or record.get("status") != STATUS_FAILED:
         return None
-    history_path = os.path.join(model_dir(output_dir, model_num), FAILURES_FILE)
-    try:
-        with open(history_path) as stream:
-            history = json.load(stream)
-    except (OSError, ValueError):
-        history = []
-    write_json_atomic(history_path, history + [record])
+    _append_model_json(output_dir, model_num, FAILURES_FILE, record)
     os.remove(os.path.join(model_dir(output_dir, model_num), RECORD_FILE))
     return record
 
@@ -240,18 +244,13 @@ class ModelLock:
 
 def read_attempts(output_dir: str, model_num: int) -> List[dict]:
     """The model's training attempts (node id, host, pid, start step, time), oldest first."""
-    try:
-        with open(os.path.join(model_dir(output_dir, model_num), ATTEMPTS_FILE)) as stream:
-            return list(json.load(stream))
-    except (OSError, ValueError):
-        return []
+    return list(_read_model_json(output_dir, model_num, ATTEMPTS_FILE, []))
 
 
 def _record_attempt(output_dir: str, model_num: int, start_step: int) -> None:
-    attempts = read_attempts(output_dir, model_num)
-    attempts.append({"node": current_node(), "host": socket.gethostname(), "pid": os.getpid(),
-                     "start_step": int(start_step), "time": round(time.time(), 3)})
-    write_json_atomic(os.path.join(model_dir(output_dir, model_num), ATTEMPTS_FILE), attempts)
+    _append_model_json(output_dir, model_num, ATTEMPTS_FILE,
+                       {"node": current_node(), "host": socket.gethostname(), "pid": os.getpid(),
+                        "start_step": int(start_step), "time": round(time.time(), 3)})
 
 
 def _train(config_values, run_dir, dataset, report, model_num, output_dir) -> dict:

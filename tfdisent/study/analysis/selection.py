@@ -228,11 +228,15 @@ def unsupervised_selection_intervals(table: pd.DataFrame, scores: Dict[str, int]
     return pd.DataFrame(out, columns=["dataset", "score", "metric", "rate", "low", "high", "trials", "models"])
 
 
+def _setting_medians(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per-setting (config) median of ``metric``, one column per dataset."""
+    return rows.pivot_table(index="config", columns="dataset", values=metric, aggfunc="median")
+
+
 def hyperparameter_transfer(table: pd.DataFrame, metric: str, representation: str = "mean") -> pd.DataFrame:
     """Spearman correlation between datasets of the per-setting (method x hyperparameter) median of
     ``metric``: do good settings on one dataset stay good on another? (dataset x dataset)."""
-    rows = _done(table, representation)
-    medians = rows.pivot_table(index="config", columns="dataset", values=metric, aggfunc="median")
+    medians = _setting_medians(_done(table, representation), metric)
     return spearman_matrix(medians, list(medians.columns), min_models=3)
 
 
@@ -248,7 +252,7 @@ def hyperparameter_transfer_intervals(table: pd.DataFrame, metrics: Sequence[str
     rows = _done(table, representation)
     out = []
     for metric in metrics:
-        medians = rows.pivot_table(index="config", columns="dataset", values=metric, aggfunc="median")
+        medians = _setting_medians(rows, metric)
         for a, b in itertools.combinations(sorted(medians.columns), 2):
             pair = medians[[a, b]].apply(pd.to_numeric, errors="coerce").dropna()
             x, y = pair[a].to_numpy(dtype=float), pair[b].to_numpy(dtype=float)
